@@ -1,0 +1,94 @@
+# tycho -- build, test and set-up. `make deps` installs the Debian packages.
+CC      ?= cc
+PREFIX  ?= /usr/local
+OPT     ?= -O2
+CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -D_GNU_SOURCE -Icore
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+CORE_LIBS  := -lopenblas -lz -lm -lpthread
+B := build
+
+DEB_PACKAGES := build-essential pkg-config liblua5.4-dev lua5.4 libreadline-dev \
+  libvulkan-dev libshaderc-dev glslc libplot-dev libgraphviz-dev graphviz \
+  libopenblas-dev zlib1g-dev mesa-vulkan-drivers vulkan-validationlayers \
+  vulkan-tools dataset-fashion-mnist python3 python3-numpy python3-torch tmux valgrind
+
+CORE_SRC := $(wildcard core/*.c)
+LUAB_SRC := $(wildcard lua/*.c)
+VIZ_SRC  := $(wildcard viz/*.c)
+REPL_SRC := $(wildcard repl/*.c)
+LUA_FILES := $(sort $(wildcard lua/tycho/*.lua))
+CTEST_SRC := $(wildcard tests/c/*.c)
+
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+LUAB_OBJ := $(LUAB_SRC:%.c=$(B)/%.o) $(B)/lua_embedded.o
+VIZ_OBJ  := $(VIZ_SRC:%.c=$(B)/%.o)
+REPL_OBJ := $(REPL_SRC:%.c=$(B)/%.o)
+
+.PHONY: all deps test test-c test-lua test-repl demo install clean check-memory bench
+all: tycho libtycho.a tycho.so
+
+$(B)/%.o: %.c $(wildcard core/*.h lua/*.h viz/*.h repl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) -c $< -o $@
+
+$(B)/embed: tools/embed.c
+	@mkdir -p $(B)
+	$(CC) -O2 -Wall -o $@ $<
+
+# The Lua standard library of tycho, embedded as package.preload entries.
+$(B)/lua_embedded.c: $(B)/embed $(LUA_FILES)
+	$(B)/embed lua $(LUA_FILES) > $@
+
+$(B)/lua_embedded.o: $(B)/lua_embedded.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+libtycho.a: $(CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+tycho.so: $(LUAB_OBJ) $(VIZ_OBJ) $(CORE_OBJ)
+	$(CC) -shared -o $@ $^ $(CORE_LIBS)
+
+tycho: $(REPL_OBJ) $(LUAB_OBJ) $(VIZ_OBJ) libtycho.a
+	$(CC) -o $@ $(REPL_OBJ) $(LUAB_OBJ) $(VIZ_OBJ) libtycho.a $(LUA_LIBS) -lreadline $(CORE_LIBS) -ldl
+
+$(B)/tests/c/run_tests: $(CTEST_SRC) libtycho.a $(wildcard tests/c/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(CTEST_SRC) libtycho.a $(CORE_LIBS)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+test: all $(B)/tests/c/run_tests
+	@echo "== C tests";    $(B)/tests/c/run_tests
+	@echo "== Lua tests";  ./tycho tests/lua/run.lua
+	@echo "== module test"; lua5.4 -e 'package.cpath="./?.so;"..package.cpath; local ty=require "tycho"; assert(ty.ones{3}:sum():item()==3); print("require \"tycho\" from lua5.4: ok")'
+	@echo "== REPL tests"; sh tests/repl/run.sh
+
+check-memory: all
+	TYCHO_DEVICE=cpu valgrind --error-exitcode=1 --leak-check=full \
+	  --errors-for-leak-kinds=definite --suppressions=tests/valgrind.supp \
+	  ./tycho tests/lua/run.lua
+
+demo: deps all
+	./tycho examples/fashion_mlp.lua
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4 \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+	install -m 755 tycho $(DESTDIR)$(PREFIX)/bin/tycho
+	install -m 644 tycho.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/tycho.so
+	install -m 644 libtycho.a $(DESTDIR)$(PREFIX)/lib/libtycho.a
+	install -m 644 core/tycho.h $(DESTDIR)$(PREFIX)/include/tycho.h
+	install -m 644 repl/tycho.1 $(DESTDIR)$(PREFIX)/share/man/man1/tycho.1
+
+clean:
+	rm -rf $(B) tycho tycho.so libtycho.a

@@ -1,0 +1,285 @@
+/* array.c -- array handles: creation, refcounting, accessors, host copies. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static uint64_t next_id;
+
+int64_t ty__shape_size(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+void ty__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= shape[i] > 0 ? shape[i] : 1;
+    }
+}
+
+bool ty__is_contiguous(const ty_array *a)
+{
+    int64_t s = 1;
+    for (int i = a->ndim - 1; i >= 0; i--) {
+        if (a->shape[i] != 1 && a->strides[i] != s) return false;
+        s *= a->shape[i];
+    }
+    return true;
+}
+
+int ty__axis(const char *op, int axis, int ndim)
+{
+    int r = axis < 0 ? axis + ndim : axis;
+    if (r < 0 || r >= ndim) {
+        ty__error("[%s] axis %d is out of range for an array of %d dimension%s", op, axis,
+                  ndim, ndim == 1 ? "" : "s");
+        return -1;
+    }
+    return r;
+}
+
+static ty_array *array_alloc(int ndim, const int64_t *shape, ty_dtype dtype,
+                             ty_device device)
+{
+    if (ndim < 0 || ndim > TY_MAX_DIMS)
+        return ty__error_null("[array] %d dimensions (at most %d are supported)", ndim,
+                              TY_MAX_DIMS);
+    ty_array *a = calloc(1, sizeof *a);
+    if (!a) return ty__error_null("[array] out of host memory");
+    a->refcount = 1;
+    a->ndim = ndim;
+    a->size = 1;
+    for (int i = 0; i < ndim; i++) {
+        a->shape[i] = shape[i];
+        a->size *= shape[i];
+    }
+    ty__contiguous_strides(ndim, a->shape, a->strides);
+    a->dtype = dtype;
+    a->device = device;
+    a->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+    return a;
+}
+
+ty_array *ty__array_new_node(ty_op op, int ninputs, ty_array *const *inputs,
+                             const ty_params *params, int ndim, const int64_t *shape,
+                             ty_dtype dtype, ty_device device)
+{
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) return ty__error_null("[%s] negative dimension", ty_op_name(op));
+    ty_array *a = array_alloc(ndim, shape, dtype, device);
+    if (!a) return NULL;
+    ty_node *n = calloc(1, sizeof *n);
+    ty_array **in = ninputs ? calloc((size_t)ninputs, sizeof *in) : NULL;
+    if (!n || (ninputs && !in)) {
+        free(n);
+        free(in);
+        free(a);
+        return ty__error_null("[%s] out of host memory", ty_op_name(op));
+    }
+    n->op = op;
+    n->ninputs = ninputs;
+    n->inputs = in;
+    for (int i = 0; i < ninputs; i++) in[i] = ty_retain(inputs[i]);
+    if (params) n->params = *params;
+    a->node = n;
+    return a;
+}
+
+ty_array *ty__array_new_buffer(int ndim, const int64_t *shape, ty_dtype dtype,
+                               ty_device device)
+{
+    ty_array *a = array_alloc(ndim, shape, dtype, device);
+    if (!a) return NULL;
+    a->buffer = ty__buffer_alloc(device, (size_t)a->size * ty_dtype_size(dtype));
+    if (!a->buffer) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+ty_array *ty_retain(ty_array *a)
+{
+    if (a) __atomic_add_fetch(&a->refcount, 1, __ATOMIC_RELAXED);
+    return a;
+}
+
+/* Frees a node, pushing inputs whose last reference it held onto `stack`. */
+static void free_node(ty_node *n, ty_array ***stack, int *count, int *cap)
+{
+    for (int i = 0; i < n->ninputs; i++) {
+        ty_array *in = n->inputs[i];
+        if (__atomic_sub_fetch(&in->refcount, 1, __ATOMIC_ACQ_REL) > 0) continue;
+        if (*count == *cap) {
+            int c = *cap ? *cap * 2 : 64;
+            ty_array **s = realloc(*stack, sizeof *s * (size_t)c);
+            if (!s) continue;   /* leak rather than crash */
+            *stack = s;
+            *cap = c;
+        }
+        (*stack)[(*count)++] = in;
+    }
+    free(n->inputs);
+    free(n);
+}
+
+/* Iterative release: a long chain of nodes must not recurse. */
+void ty_release(ty_array *a)
+{
+    if (!a || __atomic_sub_fetch(&a->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
+    ty_array **stack = NULL;
+    int count = 0, cap = 0;
+    for (;;) {
+        if (a->node) free_node(a->node, &stack, &count, &cap);
+        ty__buffer_release(a->buffer);
+        free(a->name);
+        free(a);
+        if (!count) break;
+        a = stack[--count];
+    }
+    free(stack);
+}
+
+void ty__detach_node(ty_array *a)
+{
+    ty_node *n = a->node;
+    if (!n) return;
+    a->node = NULL;
+    for (int i = 0; i < n->ninputs; i++) ty_release(n->inputs[i]);
+    free(n->inputs);
+    free(n);
+}
+
+int ty_ndim(const ty_array *a) { return a->ndim; }
+const int64_t *ty_shape(const ty_array *a) { return a->shape; }
+int64_t ty_size(const ty_array *a) { return a->size; }
+ty_dtype ty_dtype_of(const ty_array *a) { return a->dtype; }
+ty_device ty_device_of(const ty_array *a) { return a->device; }
+bool ty_is_evaluated(const ty_array *a) { return a->buffer != NULL; }
+
+int64_t ty_dim(const ty_array *a, int axis)
+{
+    int r = axis < 0 ? axis + a->ndim : axis;
+    return (r >= 0 && r < a->ndim) ? a->shape[r] : -1;
+}
+
+char *ty_shape_string(const ty_array *a, char *buf, size_t size)
+{
+    return ty__shape_str(a->ndim, a->shape, buf, size);
+}
+
+int ty_set_name(ty_array *a, const char *name)
+{
+    char *copy = NULL;
+    if (name && !(copy = strdup(name))) return ty__error("[name] out of host memory");
+    free(a->name);
+    a->name = copy;
+    return 0;
+}
+
+const char *ty_get_name(const ty_array *a) { return a->name; }
+
+ty_op ty_node_op(const ty_array *a) { return a->node ? a->node->op : TY_OP_NONE; }
+int ty_node_ninputs(const ty_array *a) { return a->node ? a->node->ninputs : 0; }
+
+ty_array *ty_node_input(const ty_array *a, int i)
+{
+    return (a->node && i >= 0 && i < a->node->ninputs) ? a->node->inputs[i] : NULL;
+}
+
+ty_array *ty_from_data(const void *data, ty_dtype dtype, int ndim, const int64_t *shape,
+                       ty_device device)
+{
+    if ((unsigned)dtype >= TY_DTYPE_COUNT) return ty__error_null("[array] unknown dtype");
+    if (dtype == TY_FLOAT64 && device.kind != TY_CPU)
+        return ty__error_null("[array] float64 is supported on the CPU backend only");
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) return ty__error_null("[array] negative dimension");
+    ty_device cpu = {TY_CPU, 0};
+    ty_array *a = ty__array_new_buffer(ndim, shape, dtype, cpu);
+    if (!a) return NULL;
+    if (a->size) memcpy(a->buffer->data, data, (size_t)a->size * ty_dtype_size(dtype));
+    if (device.kind == TY_CPU) return a;
+    ty_array *moved = ty_to_device(a, device);
+    ty_release(a);
+    return moved;
+}
+
+ty_array *ty_scalar(double value, ty_dtype dtype, ty_device device)
+{
+    return ty_full(0, NULL, value, dtype, device);
+}
+
+/* Copies the elements of an evaluated CPU array in row-major order. */
+static void copy_strided(const ty_array *a, void *dst, ty_dtype dtype)
+{
+    int64_t idx[TY_MAX_DIMS] = {0};
+    size_t es = ty_dtype_size(dtype);
+    bool same = dtype == a->dtype;
+    bool floaty = ty_dtype_is_float(dtype) || ty_dtype_is_float(a->dtype);
+    if (same && ty__is_contiguous(a)) {
+        memcpy(dst, ty__elem_ptr(a, a->offset), (size_t)a->size * es);
+        return;
+    }
+    for (int64_t i = 0; i < a->size; i++) {
+        int64_t off = a->offset;
+        for (int d = 0; d < a->ndim; d++) off += idx[d] * a->strides[d];
+        if (same) memcpy((char *)dst + i * (int64_t)es, ty__elem_ptr(a, off), es);
+        else if (floaty) ty__store_f64(dst, dtype, i, ty__load_f64(a->buffer->data, a->dtype, off));
+        else ty__store_i64(dst, dtype, i, ty__load_i64(a->buffer->data, a->dtype, off));
+        for (int d = a->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < a->shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
+int ty_copy_to(ty_array *a, void *dst, ty_dtype dtype)
+{
+    if (ty_eval(&a, 1) != 0) return -1;
+    if (a->device.kind != TY_CPU) {
+        ty_array *host = ty_to_device(a, (ty_device){TY_CPU, 0});
+        if (!host) return -1;
+        int r = ty_copy_to(host, dst, dtype);
+        ty_release(host);
+        return r;
+    }
+    copy_strided(a, dst, dtype);
+    return 0;
+}
+
+int ty_item(ty_array *a, double *out)
+{
+    if (a->size != 1) {
+        char buf[TY_SHAPE_BUF];
+        return ty__error("[item] the array has %lld elements, shape %s (item needs one)",
+                         (long long)a->size, ty_shape_string(a, buf, sizeof buf));
+    }
+    return ty_copy_to(a, out, TY_FLOAT64);
+}
+
+int ty_item_int64(ty_array *a, int64_t *out)
+{
+    if (a->size != 1) {
+        char buf[TY_SHAPE_BUF];
+        return ty__error("[item] the array has %lld elements, shape %s (item needs one)",
+                         (long long)a->size, ty_shape_string(a, buf, sizeof buf));
+    }
+    return ty_copy_to(a, out, TY_INT64);
+}
+
+ty_array *ty_to_device(ty_array *a, ty_device device)
+{
+    if (!ty_device_available(device)) {
+        char buf[16];
+        return ty__error_null("[to] device %s is not available",
+                              ty_device_string(device, buf, sizeof buf));
+    }
+    if (ty_device_equal(a->device, device)) return ty_retain(a);
+    return ty__error_null("[to] moving between devices needs the Vulkan backend");
+}

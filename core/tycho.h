@@ -1,0 +1,362 @@
+/*
+ * tycho.h -- the public C API of tycho's array core.
+ *
+ * Arrays are refcounted, lazy handles. Building an op checks shapes and
+ * dtypes, infers the output shape and records a node; nothing runs until a
+ * value is needed (ty_eval, ty_item, ty_copy_to, ...).
+ *
+ * Conventions
+ *   - Functions returning ty_array * return a new owned reference, or NULL on
+ *     error; functions returning int return 0 on success and -1 on error.
+ *     On error, ty_error_message() names the op and the shapes:
+ *     "[matmul] inner dimensions differ: (32,784) @ (512,256)".
+ *   - Input arrays are borrowed: an op never consumes its caller's reference.
+ *   - Axes are 0-based and may be negative (-1 is the last axis).
+ *   - Ops that produce or consume element indices (argmax, argsort, take,
+ *     scatter_add, one_hot, permutation) take an `index_base`: 0 for C
+ *     conventions, 1 for Lua's (the Lua binding passes 1).
+ *   - The core never aborts or prints on bad input.
+ */
+#ifndef TYCHO_H
+#define TYCHO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TY_VERSION "0.1.0"
+#define TY_MAX_DIMS 8
+
+typedef struct ty_array ty_array;
+
+/* ---------------------------------------------------------------- errors */
+
+/* The last error message of this thread ("" when none). */
+const char *ty_error_message(void);
+void ty_error_clear(void);
+
+/* ---------------------------------------------------------------- dtypes */
+
+/* Ordered by promotion rank (float16 and bfloat16 promote to float32). */
+typedef enum ty_dtype {
+    TY_BOOL,
+    TY_UINT8,
+    TY_INT32,
+    TY_INT64,
+    TY_FLOAT16,
+    TY_BFLOAT16,
+    TY_FLOAT32,
+    TY_FLOAT64,
+    TY_DTYPE_COUNT
+} ty_dtype;
+
+const char *ty_dtype_name(ty_dtype dtype);            /* "float32", ... */
+int ty_dtype_from_name(const char *name, ty_dtype *out); /* also "f32", "int", ... */
+size_t ty_dtype_size(ty_dtype dtype);
+bool ty_dtype_is_float(ty_dtype dtype);
+bool ty_dtype_is_integer(ty_dtype dtype);             /* uint8, int32, int64 */
+/* MLX promotion of two array dtypes. */
+ty_dtype ty_promote(ty_dtype a, ty_dtype b);
+
+/* Half-precision conversions (round to nearest even). */
+float ty_half_to_float(uint16_t h);
+uint16_t ty_float_to_half(float f);
+float ty_bfloat_to_float(uint16_t b);
+uint16_t ty_float_to_bfloat(float f);
+
+/* ---------------------------------------------------------------- devices */
+
+typedef enum ty_device_kind { TY_CPU = 0, TY_VULKAN = 1 } ty_device_kind;
+
+typedef struct ty_device {
+    ty_device_kind kind;
+    int index;
+} ty_device;
+
+ty_device ty_default_device(void);
+int ty_set_default_device(ty_device device);
+/* Parses "cpu", "vulkan", "vulkan:N", "gpu". */
+int ty_device_parse(const char *text, ty_device *out);
+/* Writes "cpu" or "vulkan:0" into buf (at least 16 bytes); returns buf. */
+char *ty_device_string(ty_device device, char *buf, size_t size);
+bool ty_device_equal(ty_device a, ty_device b);
+bool ty_device_available(ty_device device);
+
+/* ---------------------------------------------------------------- runtime */
+
+void ty_set_num_threads(int n);        /* <= 0: number of cores */
+int ty_get_num_threads(void);
+
+/* Memory of one backend, in bytes. */
+typedef struct ty_memory_stats {
+    size_t active;                     /* held by live buffers */
+    size_t peak;                       /* highest active since start/reset */
+    size_t cached;                     /* freed but kept for reuse */
+    size_t limit;                      /* a request past it fails */
+} ty_memory_stats;
+
+int ty_memory_stats_get(ty_device device, ty_memory_stats *out);
+/* Sets the limit; 0 restores the default (a share of physical memory). */
+int ty_memory_limit_set(ty_device device, size_t bytes);
+void ty_memory_reset_peak(ty_device device);
+void ty_clear_cache(void);
+
+/* Ctrl-C: set from a signal handler; evaluation stops at the next node
+ * boundary with the error "interrupted" and clears the flag. */
+void ty_interrupt(void);
+void ty_interrupt_clear(void);
+
+/* ---------------------------------------------------------------- arrays */
+
+ty_array *ty_retain(ty_array *a);
+void ty_release(ty_array *a);          /* NULL is a no-op */
+
+int ty_ndim(const ty_array *a);
+const int64_t *ty_shape(const ty_array *a);
+int64_t ty_dim(const ty_array *a, int axis);   /* negative axes allowed */
+int64_t ty_size(const ty_array *a);
+ty_dtype ty_dtype_of(const ty_array *a);
+ty_device ty_device_of(const ty_array *a);
+bool ty_is_evaluated(const ty_array *a);
+/* Writes "(2,3)" into buf; returns buf. */
+char *ty_shape_string(const ty_array *a, char *buf, size_t size);
+
+/* A user-visible name, shown by graph export. NULL clears it. */
+int ty_set_name(ty_array *a, const char *name);
+const char *ty_get_name(const ty_array *a);
+
+/* Evaluates the arrays (and everything they depend on) in one pass. */
+int ty_eval(ty_array *const *arrays, int n);
+
+/* Evaluates a and copies its elements, row-major and contiguous, converted
+ * to dtype, into dst (ty_size(a) * ty_dtype_size(dtype) bytes). */
+int ty_copy_to(ty_array *a, void *dst, ty_dtype dtype);
+/* Value of a one-element array, evaluated. */
+int ty_item(ty_array *a, double *out);
+int ty_item_int64(ty_array *a, int64_t *out);
+
+/* Copies data (row-major, contiguous, of the given dtype) into a new array. */
+ty_array *ty_from_data(const void *data, ty_dtype dtype, int ndim,
+                       const int64_t *shape, ty_device device);
+/* A 0-d array holding value. */
+ty_array *ty_scalar(double value, ty_dtype dtype, ty_device device);
+/* Moves a to device (a copy; a itself is unchanged). */
+ty_array *ty_to_device(ty_array *a, ty_device device);
+
+/* ---------------------------------------------------------------- ops
+ * Every op is recorded as a node; the primitives are listed in ty_op.
+ * Ops not in the list (mean, var, clip, softmax helpers, ...) are
+ * compositions of primitives.
+ */
+
+#define TY_UNARY_OPS(X)                                                       \
+    X(NEG, neg) X(ABS, abs) X(SIGN, sign) X(EXP, exp) X(LOG, log)             \
+    X(LOG1P, log1p) X(EXPM1, expm1) X(SQRT, sqrt) X(RSQRT, rsqrt)             \
+    X(SQUARE, square) X(RECIPROCAL, reciprocal) X(SIN, sin) X(COS, cos)       \
+    X(TAN, tan) X(TANH, tanh) X(SIGMOID, sigmoid) X(RELU, relu)               \
+    X(GELU, gelu) X(GELU_TANH, gelu_tanh) X(SILU, silu)                       \
+    X(SOFTPLUS, softplus) X(ERF, erf) X(ERFINV, erfinv) X(FLOOR, floor)       \
+    X(CEIL, ceil) X(ROUND, round) X(LOGICAL_NOT, logical_not)                 \
+    X(ISNAN, isnan) X(ISINF, isinf) X(ASIN, asin) X(ACOS, acos)               \
+    X(ATAN, atan) X(SINH, sinh) X(COSH, cosh) X(LOG2, log2) X(LOG10, log10)   \
+    X(EXP2, exp2) X(TRUNC, trunc)
+
+#define TY_BINARY_OPS(X)                                                      \
+    X(ADD, add) X(SUB, sub) X(MUL, mul) X(DIV, div)                           \
+    X(FLOOR_DIVIDE, floor_divide) X(POW, pow) X(MAXIMUM, maximum)             \
+    X(MINIMUM, minimum) X(REMAINDER, remainder) X(ATAN2, atan2)               \
+    X(EQ, eq) X(NE, ne) X(LT, lt) X(LE, le) X(GT, gt) X(GE, ge)               \
+    X(LOGICAL_AND, logical_and) X(LOGICAL_OR, logical_or)
+
+/* Reductions producing the input dtype (sum/prod promote bool and small
+ * integers to int32/int64 as NumPy does; see ty_sum). */
+#define TY_REDUCE_OPS(X)                                                      \
+    X(SUM, sum) X(PROD, prod) X(MAX, max) X(MIN, min) X(ALL, all) X(ANY, any)
+
+#define TY_OP_ENUM_(NAME, name) TY_OP_##NAME,
+typedef enum ty_op {
+    TY_OP_NONE = 0,
+    /* creation (no inputs) */
+    TY_OP_FULL, TY_OP_ARANGE, TY_OP_LINSPACE, TY_OP_EYE, TY_OP_RANDOM,
+    /* elementwise */
+    TY_UNARY_OPS(TY_OP_ENUM_)
+    TY_BINARY_OPS(TY_OP_ENUM_)
+    TY_OP_WHERE, TY_OP_ASTYPE,
+    /* reductions and scans */
+    TY_REDUCE_OPS(TY_OP_ENUM_)
+    TY_OP_ARGMAX, TY_OP_ARGMIN, TY_OP_CUMSUM, TY_OP_CUMPROD,
+    TY_OP_SOFTMAX, TY_OP_LOG_SOFTMAX,
+    /* linear algebra */
+    TY_OP_MATMUL,
+    /* views (no kernel: the output shares the input's buffer) */
+    TY_OP_RESHAPE, TY_OP_TRANSPOSE, TY_OP_BROADCAST_TO, TY_OP_SLICE,
+    /* data movement */
+    TY_OP_COPY, TY_OP_CONCATENATE, TY_OP_PAD, TY_OP_TAKE, TY_OP_TAKE_ALONG_AXIS,
+    TY_OP_SCATTER_ADD, TY_OP_SLICE_UPDATE, TY_OP_SORT, TY_OP_ARGSORT,
+    TY_OP_COUNT
+} ty_op;
+#undef TY_OP_ENUM_
+
+const char *ty_op_name(ty_op op);      /* "matmul", "add", ... */
+
+/* creation */
+ty_array *ty_full(int ndim, const int64_t *shape, double value, ty_dtype dtype,
+                  ty_device device);
+ty_array *ty_zeros(int ndim, const int64_t *shape, ty_dtype dtype, ty_device device);
+ty_array *ty_ones(int ndim, const int64_t *shape, ty_dtype dtype, ty_device device);
+ty_array *ty_full_like(ty_array *a, double value);
+ty_array *ty_zeros_like(ty_array *a);
+ty_array *ty_ones_like(ty_array *a);
+/* n values start, start+step, ... (1-d). */
+ty_array *ty_arange(double start, double step, int64_t n, ty_dtype dtype,
+                    ty_device device);
+/* n values from a to b inclusive. */
+ty_array *ty_linspace(double a, double b, int64_t n, ty_dtype dtype, ty_device device);
+/* n x m with ones on diagonal k (k > 0 above the main diagonal). */
+ty_array *ty_eye(int64_t n, int64_t m, int64_t k, ty_dtype dtype, ty_device device);
+
+/* elementwise: ty_neg(a), ..., ty_add(a, b), ... with NumPy broadcasting.
+ * Comparisons and logical ops return bool; div of integers gives float32;
+ * floor_divide and remainder follow Python (sign of the divisor). */
+#define TY_DECLARE_UNARY_(NAME, name) ty_array *ty_##name(ty_array *a);
+#define TY_DECLARE_BINARY_(NAME, name) ty_array *ty_##name(ty_array *a, ty_array *b);
+TY_UNARY_OPS(TY_DECLARE_UNARY_)
+TY_BINARY_OPS(TY_DECLARE_BINARY_)
+#undef TY_DECLARE_UNARY_
+#undef TY_DECLARE_BINARY_
+ty_array *ty_unary(ty_op op, ty_array *a);
+ty_array *ty_binary(ty_op op, ty_array *a, ty_array *b);
+ty_array *ty_where(ty_array *cond, ty_array *a, ty_array *b);
+/* clip to [lo, hi]; either bound may be NULL. */
+ty_array *ty_clip(ty_array *a, ty_array *lo, ty_array *hi);
+ty_array *ty_astype(ty_array *a, ty_dtype dtype);
+/* Result dtype of a binary op on a and b. */
+ty_dtype ty_result_dtype(ty_op op, ty_dtype a, ty_dtype b);
+
+/* reductions over `naxes` axes (naxes == 0 and axes == NULL: all axes) */
+#define TY_DECLARE_REDUCE_(NAME, name)                                        \
+    ty_array *ty_##name(ty_array *a, const int *axes, int naxes, bool keepdims);
+TY_REDUCE_OPS(TY_DECLARE_REDUCE_)
+#undef TY_DECLARE_REDUCE_
+ty_array *ty_reduce(ty_op op, ty_array *a, const int *axes, int naxes, bool keepdims);
+ty_array *ty_mean(ty_array *a, const int *axes, int naxes, bool keepdims);
+ty_array *ty_var(ty_array *a, const int *axes, int naxes, bool keepdims, int ddof);
+ty_array *ty_std(ty_array *a, const int *axes, int naxes, bool keepdims, int ddof);
+ty_array *ty_logsumexp(ty_array *a, const int *axes, int naxes, bool keepdims);
+/* Index of the first max/min along axis (int32), plus index_base. */
+ty_array *ty_argmax(ty_array *a, int axis, bool keepdims, int index_base);
+ty_array *ty_argmin(ty_array *a, int axis, bool keepdims, int index_base);
+/* Inclusive scans along axis; reverse scans from the end. */
+ty_array *ty_cumsum(ty_array *a, int axis, bool reverse);
+ty_array *ty_cumprod(ty_array *a, int axis, bool reverse);
+ty_array *ty_softmax(ty_array *a, int axis);
+ty_array *ty_log_softmax(ty_array *a, int axis);
+
+/* (..., n, k) @ (..., k, m) with broadcast batch dims; 1-d operands are
+ * promoted as in NumPy. */
+ty_array *ty_matmul(ty_array *a, ty_array *b);
+
+/* shape */
+/* One entry of shape may be -1 (inferred). */
+ty_array *ty_reshape(ty_array *a, int ndim, const int64_t *shape);
+/* perm == NULL reverses the axes. */
+ty_array *ty_transpose(ty_array *a, const int *perm);
+ty_array *ty_swapaxes(ty_array *a, int axis1, int axis2);
+ty_array *ty_broadcast_to(ty_array *a, int ndim, const int64_t *shape);
+/* naxes == 0: every axis of size 1. */
+ty_array *ty_squeeze(ty_array *a, const int *axes, int naxes);
+/* axis in [-(ndim+1), ndim]. */
+ty_array *ty_expand_dims(ty_array *a, int axis);
+/* Merges axes start..end (inclusive) into one. */
+ty_array *ty_flatten(ty_array *a, int start_axis, int end_axis);
+/* start/stop/step per axis, 0-based, stop exclusive, Python semantics for
+ * negative steps (start/stop already clamped and resolved by the caller:
+ * stop may be -1 with a negative step meaning "before index 0"). */
+ty_array *ty_slice(ty_array *a, const int64_t *start, const int64_t *stop,
+                   const int64_t *step);
+/* A copy of a with the slice region replaced by v (broadcast to it). */
+ty_array *ty_slice_update(ty_array *a, ty_array *v, const int64_t *start,
+                          const int64_t *stop, const int64_t *step);
+ty_array *ty_contiguous(ty_array *a);
+ty_array *ty_concatenate(ty_array *const *arrays, int n, int axis);
+ty_array *ty_stack(ty_array *const *arrays, int n, int axis);
+/* Splits into `sections` equal parts, or at `indices` (0-based, increasing)
+ * when nindices > 0; writes up to max_out owned arrays to out; returns the
+ * number of parts or -1. */
+int ty_split(ty_array *a, int sections, const int64_t *indices, int nindices,
+             int axis, ty_array **out, int max_out);
+/* before/after: pad widths per axis, constant value. */
+ty_array *ty_pad(ty_array *a, const int64_t *before, const int64_t *after, double value);
+/* Each element repeated `repeats` times along axis. */
+ty_array *ty_repeat(ty_array *a, int64_t repeats, int axis);
+/* reps has nreps entries (aligned to the last axes, as NumPy). */
+ty_array *ty_tile(ty_array *a, const int64_t *reps, int nreps);
+ty_array *ty_flip(ty_array *a, const int *axes, int naxes);
+
+/* indexing: indices are integer arrays; index_base is subtracted; negative
+ * indices (after subtracting) count from the end, as NumPy. Out-of-range
+ * indices are an error at evaluation time. */
+/* NumPy take: out shape = a.shape[:axis] + idx.shape + a.shape[axis+1:]. */
+ty_array *ty_take(ty_array *a, ty_array *indices, int axis, int index_base);
+/* NumPy take_along_axis / torch.gather: idx has a's ndim, broadcasts on the
+ * other axes. */
+ty_array *ty_take_along_axis(ty_array *a, ty_array *indices, int axis, int index_base);
+/* torch.scatter_add: a copy of a with src[...] added at positions idx along
+ * axis (idx and src have the same shape). */
+ty_array *ty_scatter_add(ty_array *a, int axis, ty_array *indices, ty_array *src,
+                         int index_base);
+/* (..., C) float array with 1 at position idx (bool mask when dtype TY_BOOL). */
+ty_array *ty_one_hot(ty_array *indices, int64_t num_classes, ty_dtype dtype,
+                     int index_base);
+
+/* sorting along axis (stable; NaN last). */
+ty_array *ty_sort(ty_array *a, int axis, bool descending);
+ty_array *ty_argsort(ty_array *a, int axis, bool descending, int index_base);
+/* The k largest (or smallest) along axis, sorted; either out may be NULL. */
+int ty_topk(ty_array *a, int64_t k, int axis, bool largest, int index_base,
+            ty_array **values, ty_array **indices);
+
+/* ---------------------------------------------------------------- random
+ * Counter-based (Philox-4x32-10). A key is two 32-bit words; draws are a
+ * pure function of (key, element index), identical on every backend.
+ */
+
+typedef struct ty_key {
+    uint32_t w[2];
+} ty_key;
+
+ty_key ty_random_key(uint64_t seed);
+/* n new keys derived from key. */
+void ty_random_split(ty_key key, int n, ty_key *out);
+/* The process-wide default key: seed it, or take a fresh subkey of it. */
+void ty_random_seed(uint64_t seed);
+ty_key ty_random_next_key(void);
+
+/* Uniform in [lo, hi). */
+ty_array *ty_random_uniform(ty_key key, int ndim, const int64_t *shape, double lo,
+                            double hi, ty_dtype dtype, ty_device device);
+ty_array *ty_random_normal(ty_key key, int ndim, const int64_t *shape, double mean,
+                           double stddev, ty_dtype dtype, ty_device device);
+/* Integers in [lo, hi], both included. */
+ty_array *ty_random_randint(ty_key key, int ndim, const int64_t *shape, int64_t lo,
+                            int64_t hi, ty_dtype dtype, ty_device device);
+/* Standard normal truncated to [lo, hi]. */
+ty_array *ty_random_truncated_normal(ty_key key, int ndim, const int64_t *shape,
+                                     double lo, double hi, ty_dtype dtype,
+                                     ty_device device);
+/* bool array, true with probability p. */
+ty_array *ty_random_bernoulli(ty_key key, int ndim, const int64_t *shape, double p,
+                              ty_device device);
+/* A shuffle of index_base .. index_base + n - 1 (int32, or int64 if needed). */
+ty_array *ty_random_permutation(ty_key key, int64_t n, int index_base, ty_device device);
+/* Raw 32-bit draws, stored as int64 values in [0, 2^32). */
+ty_array *ty_random_bits(ty_key key, int ndim, const int64_t *shape, ty_device device);
+
+/* ---------------------------------------------------------------- graph
+ * Walking an unevaluated graph (for export and autograd).
+ */
+ty_op ty_node_op(const ty_array *a);               /* TY_OP_NONE if evaluated */
+int ty_node_ninputs(const ty_array *a);
+ty_array *ty_node_input(const ty_array *a, int i); /* borrowed */
+
+#endif /* TYCHO_H */

@@ -42,4 +42,7 @@ int cpu_scatter_add(ty_array *out);
 int cpu_slice_update(ty_array *out);
 int cpu_sort(ty_array *out);           /* sort, argsort */
 
+/* Inverse error function in double precision (shared by the random kernel). */
+double cpu_erfinv(double x);
+
 #endif

@@ -193,6 +193,20 @@ static void gather_i64(const ew_view *v, ew_cursor *c, int64_t n, int64_t *dst)
     }
 }
 
+/* double -> float rounded to odd, so the later rounding to half/bfloat is
+ * the correctly rounded direct conversion (24 bits >= 11 + 2). */
+static inline float f32_round_odd(double v)
+{
+    float f = (float)v;
+    if ((double)f == v || v != v) return f;
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if (fabs((double)f) > fabs(v)) u--;
+    u |= 1;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 /* Stores n doubles into contiguous data at element pos, converted. */
 static void store_block_f64(void *data, ty_dtype dtype, int64_t pos, int64_t n,
                             const double *src)
@@ -212,6 +226,16 @@ static void store_block_f64(void *data, ty_dtype dtype, int64_t pos, int64_t n,
     case TY_INT64: {
         int64_t *dst = (int64_t *)data + pos;
         for (int64_t i = 0; i < n; i++) dst[i] = f64_to_i64(src[i]);
+        break;
+    }
+    case TY_FLOAT16: {
+        uint16_t *dst = (uint16_t *)data + pos;
+        for (int64_t i = 0; i < n; i++) dst[i] = ty_float_to_half(f32_round_odd(src[i]));
+        break;
+    }
+    case TY_BFLOAT16: {
+        uint16_t *dst = (uint16_t *)data + pos;
+        for (int64_t i = 0; i < n; i++) dst[i] = ty_float_to_bfloat(f32_round_odd(src[i]));
         break;
     }
     default:
@@ -290,11 +314,18 @@ double cpu_erfinv(double x)
     }
     double y = p * a;
     const double two_over_sqrt_pi = 1.1283791670955126;
-    for (int it = 0; it < 3; it++) {
-        double d = two_over_sqrt_pi * exp(-y * y);
-        if (d == 0) break;
-        if (a <= 0.5) y -= (erf(y) - a) / d;
-        else y += (erfc(y) - (1 - a)) / d;
+    double q = 1 - a, log_q = log(q);
+    for (int it = 0; it < 8; it++) {
+        double d = two_over_sqrt_pi * exp(-y * y), dy;
+        if (a <= 0.5) {
+            dy = -(erf(y) - a) / d;
+        } else {                       /* Newton on log(erfc(y)) = log(q) */
+            double c = erfc(y);
+            if (c == 0 || d == 0) break;
+            dy = (log(c) - log_q) * c / d;
+        }
+        y += dy;
+        if (fabs(dy) <= 1e-16 * fabs(y)) break;
     }
     return x < 0 ? -y : y;
 }
@@ -370,12 +401,14 @@ static inline int64_t pow_i64(int64_t base, int64_t e)
     return (int64_t)r;
 }
 
-#define MAP1(expr)                                                            \
+/* y[i] = expr over the block, with v = x[i] of type T. */
+#define MAP1_T(T, expr)                                                       \
     for (int64_t i = 0; i < n; i++) {                                         \
-        double v = x[i];                                                      \
+        T v = x[i];                                                           \
         y[i] = (expr);                                                        \
     }                                                                         \
     break
+#define MAP1(expr) MAP1_T(double, expr)
 
 static void unary_f64(ty_op op, const double *x, double *y, int64_t n)
 {
@@ -437,6 +470,9 @@ static bool unary_int_capable(ty_op op)
     }
 }
 
+#undef MAP1
+#define MAP1(expr) MAP1_T(int64_t, expr)
+
 static void unary_i64(ty_op op, const int64_t *x, int64_t *y, int64_t n)
 {
     switch (op) {
@@ -451,13 +487,16 @@ static void unary_i64(ty_op op, const int64_t *x, int64_t *y, int64_t n)
     }
 }
 #undef MAP1
+#undef MAP1_T
 
-#define MAP2(expr)                                                            \
+/* y[i] = expr over the block, with u = a[i], v = b[i] of type T. */
+#define MAP2_T(T, expr)                                                       \
     for (int64_t i = 0; i < n; i++) {                                         \
-        double u = a[i], v = b[i];                                            \
+        T u = a[i], v = b[i];                                                 \
         y[i] = (expr);                                                        \
     }                                                                         \
     break
+#define MAP2(expr) MAP2_T(double, expr)
 
 static void binary_f64(ty_op op, const double *a, const double *b, double *y, int64_t n)
 {
@@ -484,6 +523,9 @@ static void binary_f64(ty_op op, const double *a, const double *b, double *y, in
     }
 }
 
+#undef MAP2
+#define MAP2(expr) MAP2_T(int64_t, expr)
+
 static void binary_i64(ty_op op, const int64_t *a, const int64_t *b, int64_t *y,
                        int64_t n)
 {
@@ -508,6 +550,7 @@ static void binary_i64(ty_op op, const int64_t *a, const int64_t *b, int64_t *y,
     }
 }
 #undef MAP2
+#undef MAP2_T
 
 /* ---------------------------------------------------------------- general path */
 

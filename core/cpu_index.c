@@ -183,8 +183,7 @@ int cpu_pad(ty_array *out)
 /* Resolves index v (as given) against dim; -1 when out of range. */
 static int64_t resolve_index(int64_t v, int base, int64_t dim)
 {
-    int64_t j = v - base;
-    if (j < 0) j += dim;
+    int64_t j = v < 0 ? v + dim : v - base;   /* -1 is the last in either base */
     return j >= 0 && j < dim ? j : -1;
 }
 

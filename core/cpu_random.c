@@ -10,7 +10,6 @@
 #define RANDOM_BLOCK 256
 #define RANDOM_GRAIN 16384
 
-double cpu_erfinv(double x);           /* cpu_elementwise.c */
 
 typedef struct random_job {
     int kind;
@@ -77,6 +76,30 @@ static void uniform_block(const random_job *job, int64_t pos, int64_t n, const u
     store_floats(job, pos, n, v);
 }
 
+/* Box-Muller on word pairs (2i, 2i+1); float math for float outputs
+ * (draws agree across backends within a tolerance, not bit for bit). */
+static void normal_block(const random_job *job, int64_t pos, int64_t n, const uint32_t *w)
+{
+    if (job->dtype == TY_FLOAT64) {
+        for (int64_t i = 0; i < n; i++) {
+            double u1 = ((w[2 * i] >> 8) + 1) * (1.0 / 16777216.0);
+            double u2 = word_unit(w[2 * i + 1]);
+            double z = sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+            ((double *)job->out)[pos + i] = job->value + job->value2 * z;
+        }
+        return;
+    }
+    float mean = (float)job->value, stddev = (float)job->value2;
+    float v[RANDOM_BLOCK];
+    for (int64_t i = 0; i < n; i++) {
+        float u1 = (float)((w[2 * i] >> 8) + 1) * (1.0f / 16777216.0f);
+        float u2 = word_unit(w[2 * i + 1]);
+        float z = sqrtf(-2.0f * logf(u1)) * cosf(6.2831853071795865f * u2);
+        v[i] = mean + stddev * z;
+    }
+    store_floats(job, pos, n, v);
+}
+
 static void random_chunk(void *ctx, int64_t begin, int64_t end)
 {
     const random_job *job = ctx;
@@ -95,12 +118,7 @@ static void random_chunk(void *ctx, int64_t begin, int64_t end)
             uniform_block(job, pos, n, w);
             break;
         case TY_RANDOM_NORMAL:
-            for (int64_t i = 0; i < n; i++) {
-                double u1 = ((w[2 * i] >> 8) + 1) * (1.0 / 16777216.0);
-                double u2 = word_unit(w[2 * i + 1]);
-                double z = sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
-                ty__store_f64(job->out, job->dtype, pos + i, job->value + job->value2 * z);
-            }
+            normal_block(job, pos, n, w);
             break;
         case TY_RANDOM_RANDINT: {
             int64_t lo = (int64_t)job->value, hi = (int64_t)job->value2;

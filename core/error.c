@@ -44,6 +44,6 @@ char *ty__shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
     n += (size_t)snprintf(buf + n, size - n, "(");
     for (int i = 0; i < ndim && n < size; i++)
         n += (size_t)snprintf(buf + n, size - n, i ? ",%lld" : "%lld", (long long)shape[i]);
-    if (n < size) snprintf(buf + n, size - n, ")");
+    if (n < size) snprintf(buf + n, size - n, ndim == 1 ? ",)" : ")");
     return buf;
 }

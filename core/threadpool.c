@@ -20,6 +20,7 @@
 void openblas_set_num_threads(int) __attribute__((weak));
 
 #define POOL_CHUNKS_PER_THREAD 4
+#define POOL_MAX_THREADS 1024
 
 static pthread_mutex_t pool_call_lock = PTHREAD_MUTEX_INITIALIZER; /* one job */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;      /* state */
@@ -56,7 +57,7 @@ static int default_threads(void)
     if (env && *env) {
         char *end;
         long n = strtol(env, &end, 10);
-        if (*end == '\0' && n > 0 && n <= 4096) return (int)n;
+        if (*end == '\0' && n > 0) return n < POOL_MAX_THREADS ? (int)n : POOL_MAX_THREADS;
     }
     return online_cores();
 }
@@ -222,6 +223,7 @@ void ty_set_num_threads(int n)
 {
     if (pool_inside) return;
     if (n <= 0) n = online_cores();
+    if (n > POOL_MAX_THREADS) n = POOL_MAX_THREADS;
     pthread_mutex_lock(&pool_call_lock);
     if (n != pool_threads_wanted) {
         stop_workers();

@@ -293,9 +293,9 @@ ty_array *ty_repeat(ty_array *a, int64_t repeats, int axis);
 ty_array *ty_tile(ty_array *a, const int64_t *reps, int nreps);
 ty_array *ty_flip(ty_array *a, const int *axes, int naxes);
 
-/* indexing: indices are integer arrays; index_base is subtracted; negative
- * indices (after subtracting) count from the end, as NumPy. Out-of-range
- * indices are an error at evaluation time. */
+/* indexing: indices are integer arrays; index_base is subtracted from
+ * non-negative indices; negative indices count from the end (-1 is the last
+ * in either base). Out-of-range indices are an error at evaluation time. */
 /* NumPy take: out shape = a.shape[:axis] + idx.shape + a.shape[axis+1:]. */
 ty_array *ty_take(ty_array *a, ty_array *indices, int axis, int index_base);
 /* NumPy take_along_axis / torch.gather: idx has a's ndim, broadcasts on the

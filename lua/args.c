@@ -31,7 +31,8 @@ void lty_arg_register(lua_State *L, int idx, int ty_idx, const lty_arg_fn *fns)
     idx = lua_absindex(L, idx);
     ty_idx = lua_absindex(L, ty_idx);
     for (const lty_arg_fn *f = fns; f->name; f++) {
-        lua_pushcfunction(L, f->fn);
+        lua_pushstring(L, f->name);    /* a closure: aliases get their own docs */
+        lua_pushcclosure(L, f->fn, 1);
         lty_arg_doc(L, ty_idx, f->doc);
         if (f->method) {
             lua_pushvalue(L, -1);
@@ -340,4 +341,63 @@ int lty_arg_axes(lua_State *L, int idx, const char *fname, int ndim,
         lua_pop(L, 1);
     }
     return (int)n;
+}
+
+/* ---------------------------------------------------------------- docs of others */
+
+/* Help texts of functions defined in lua/array.c, lua/print.c, lua/tycho.c. */
+static const struct { const char *name, *doc; } other_docs[] = {
+    {"array", "ty.array(value, [dtype | {dtype=, device=}]) -> array\n"
+     "  An array from nested tables, a number, a boolean or an array (float32 default)."},
+    {"asarray", "ty.asarray(value, [dtype | opts]) -> array\n"
+     "  value itself if it already is an array of that dtype, else ty.array(value)."},
+    {"is_array", "ty.is_array(v) -> boolean\n  True when v is a tycho array."},
+    {"frombuffer", "ty.frombuffer(bytes, [dtype], [shape], [{offset=}]) -> array\n"
+     "  An array copied from the raw bytes of a Lua string (uint8 default)."},
+    {"set_printoptions", "ty.set_printoptions{precision=, threshold=, edgeitems=, "
+     "linewidth=}\n  How arrays print (NumPy's options)."},
+    {"get_printoptions", "ty.get_printoptions() -> table\n  The current print options."},
+};
+
+static const struct { const char *name, *doc; } method_docs[] = {
+    {"item", "x:item() -> number | integer | boolean\n  The value of a one-element array."},
+    {"tolist", "x:tolist() -> table\n  Nested Lua tables of the values (a value for 0-d)."},
+    {"eval", "x:eval() -> x\n  Evaluates x now (see ty.eval)."},
+    {"copy", "x:copy() -> array\n  A new handle on the same (immutable) values."},
+    {"astype", "x:astype(dtype) -> array\n  x converted to dtype ('float32', 'int32', ...)."},
+    {"release", "x:release()\n  Frees x's memory now; using x afterwards is an error."},
+};
+
+static void doc_if_missing(lua_State *L, int ty_idx, const char *doc)
+{
+    if (lua_type(L, -1) != LUA_TFUNCTION) return;
+    if (lua_getfield(L, ty_idx, "__doc") == LUA_TTABLE) {
+        lua_pushvalue(L, -2);
+        int t = lua_rawget(L, -2);
+        lua_pop(L, 2);
+        if (t != LUA_TNIL) return;
+    } else {
+        lua_pop(L, 1);
+    }
+    lty_arg_doc(L, ty_idx, doc);
+}
+
+void lty_arg_doc_others(lua_State *L, int ty_idx)
+{
+    ty_idx = lua_absindex(L, ty_idx);
+    for (size_t i = 0; i < sizeof other_docs / sizeof other_docs[0]; i++) {
+        lua_getfield(L, ty_idx, other_docs[i].name);
+        doc_if_missing(L, ty_idx, other_docs[i].doc);
+        lua_pop(L, 1);
+    }
+    int top = lua_gettop(L);
+    if (luaL_getmetatable(L, LTY_ARRAY_MT) == LUA_TTABLE &&
+        lua_getfield(L, -1, "__methods") == LUA_TTABLE) {
+        for (size_t i = 0; i < sizeof method_docs / sizeof method_docs[0]; i++) {
+            lua_getfield(L, -1, method_docs[i].name);
+            doc_if_missing(L, ty_idx, method_docs[i].doc);
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, top);
 }

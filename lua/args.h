@@ -25,6 +25,9 @@ typedef struct lty_arg_fn {
 void lty_arg_register(lua_State *L, int idx, int ty_idx, const lty_arg_fn *fns);
 /* Records doc for the function on top of the stack (which stays there). */
 void lty_arg_doc(lua_State *L, int ty_idx, const char *doc);
+/* Documents functions of ty (and array methods) defined by the other binding
+ * files, when present and not yet documented; idempotent. */
+void lty_arg_doc_others(lua_State *L, int ty_idx);
 /* Registers the function on top as method `name` and pops it. */
 void lty_arg_method(lua_State *L, const char *name);
 

@@ -723,8 +723,41 @@ static const luaL_Reg array_methods[] = {
     {NULL, NULL}
 };
 
+/* ty.frombuffer(bytes, dtype, shape, {offset=}): an array holding a copy of
+ * the raw bytes of a Lua string (native byte order), like numpy.frombuffer. */
+static int ty_frombuffer(lua_State *L)
+{
+    size_t len;
+    const char *bytes = luaL_checklstring(L, 1, &len);
+    ty_dtype dtype = lty_opt_dtype(L, 2, NULL, TY_UINT8);
+    lua_Integer offset = 0;
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "offset");
+        offset = luaL_optinteger(L, -1, 0);
+        lua_pop(L, 1);
+    }
+    if (offset < 0 || (size_t)offset > len)
+        return luaL_error(L, "[frombuffer] offset %d is outside the %d bytes given",
+                          (int)offset, (int)len);
+    size_t es = ty_dtype_size(dtype), avail = (len - (size_t)offset) / es;
+    int64_t shape[TY_MAX_DIMS] = {(int64_t)avail};
+    int ndim = 1;
+    if (!lua_isnoneornil(L, 3)) ndim = lty_shape_arg(L, 3, shape);
+    int64_t need = 1;
+    for (int d = 0; d < ndim; d++) need *= shape[d];
+    if (need < 0 || (size_t)need > avail) {
+        char buf[128];
+        return luaL_error(L, "[frombuffer] shape %s needs %d bytes, only %d given",
+                          lty_shape_tuple(ndim, shape, buf, sizeof buf),
+                          (int)((size_t)need * es), (int)(len - (size_t)offset));
+    }
+    lty_push(L, ty_from_data(bytes + offset, dtype, ndim, shape, ty_default_device()));
+    return 1;
+}
+
 static const luaL_Reg array_funcs[] = {
     {"array", ty_array_new}, {"asarray", ty_asarray}, {"is_array", ty_is_array},
+    {"frombuffer", ty_frombuffer},
     {NULL, NULL}
 };
 

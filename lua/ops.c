@@ -466,17 +466,12 @@ static int l_transpose(lua_State *L)
     ty_array *x = lty_arg_array(L, 1, NULL);
     int ndim = ty_ndim(x);
     if (lua_isnoneornil(L, 2)) return push_result(L, ty_transpose(x, NULL));
-    if (lua_type(L, 2) == LUA_TNUMBER && lua_gettop(L) == 3 && ndim != 2) {
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        if (lua_gettop(L) != 3)
+            luaL_error(L, "[transpose] expected transpose(x, {perm}) or transpose(x, a, b)");
         int a = lty_arg_axis(L, 2, "transpose", ndim, x);
         int b = lty_arg_axis(L, 3, "transpose", ndim, x);
         return push_result(L, ty_swapaxes(x, a, b));
-    }
-    if (lua_type(L, 2) == LUA_TNUMBER && lua_gettop(L) == 3) {   /* 2-d: swap = .T */
-        lty_arg_axis(L, 2, "transpose", ndim, x);
-        lty_arg_axis(L, 3, "transpose", ndim, x);
-        if (lua_tointeger(L, 2) % 2 == lua_tointeger(L, 3) % 2) return push_result(L,
-                ty_retain(x));
-        return push_result(L, ty_transpose(x, NULL));
     }
     int perm[TY_MAX_DIMS];
     perm_arg(L, 2, "transpose", x, perm);
@@ -571,6 +566,7 @@ static int join(lua_State *L, bool is_stack)
 {
     const char *fname = is_stack ? "stack" : "concatenate";
     int n;
+    lua_settop(L, 2);                  /* list_arg pushes above the arguments */
     ty_array **arrays = list_arg(L, 1, fname, &n);
     int ndim = ty_ndim(arrays[0]) + (is_stack ? 1 : 0);
     if (ndim == 0) luaL_error(L, "[concatenate] zero-dimensional arrays cannot be joined");
@@ -861,11 +857,9 @@ static int l_eval(lua_State *L)
             arrays[i] = lty_check(L, -1);
             lua_pop(L, 1);
         }
-        if (ty_eval(arrays, n) != 0) {
-            if (strstr(ty_error_message(), "[alloc]") == NULL) return lty_error(L);
-            lty_full_gc(L);
-            if (ty_eval(arrays, n) != 0) return lty_error(L);
-        }
+        int rc;
+        LTY_CALL_INT(L, rc, ty_eval(arrays, n));
+        if (rc != 0) return lty_error(L);
         lty_gc_account(L);
     }
     lua_settop(L, nargs);
@@ -900,7 +894,7 @@ static const lty_arg_fn op_functions[] = {
      "  Clamps x to [lo, hi]; either bound may be nil. Also x:clip(lo, hi).", true},
     {"astype", l_astype, "ty.astype(x, dtype) -> array\n"
      "  x converted to dtype ('float32', 'int32', 'bool', ...). Also x:astype(dtype).",
-     true},
+     false},
     {"mean", l_mean, "ty.mean(x, [axis | {axes}], [keepdims | {axis=, keepdims=}]) -> array\n"
      "  Mean over the axes (all when nil). Also x:mean(...).", true},
     {"var", l_var, "ty.var(x, [axis | {axes}], [keepdims | {keepdims=, ddof=0}]) -> array\n"
@@ -1068,7 +1062,6 @@ void lty_open_ops(lua_State *L)
                      "Also x:%s(...).", name, op_doc(name),
                      table_ops[i].op == TY_OP_ALL || table_ops[i].op == TY_OP_ANY ? ""
                          : " of the elements", name);
-            doc[0] = doc[0];
             break;
         }
         lty_arg_doc(L, ty, doc);
@@ -1077,5 +1070,6 @@ void lty_open_ops(lua_State *L)
         lua_setfield(L, ty, name);
     }
     lty_arg_register(L, ty, ty, op_functions);
+    lty_arg_doc_others(L, ty);
     lua_settop(L, ty);
 }

@@ -192,6 +192,7 @@ static char **attempt(const char *text, int start, int end)
 {
     (void)start;
     (void)end;
+    shown_offset = 0;
     if (rl_completion_quote_character) return NULL;   /* file names in strings */
     rl_attempted_completion_over = 1;
     rl_completion_append_character = '\0';
@@ -221,12 +222,27 @@ static void display(char **matches, int n, int max_length)
     free(shown);
 }
 
+/* Word boundaries: Lua's operators and brackets in code; only blanks and
+ * the quote inside a string (so that a path is one word). */
+static char *word_breaks(void)
+{
+    static char code[] = " \t\n\"\\'`@$><=;|&{}()[],+-*/%^~#";
+    static char string[] = " \t\n\"'";
+    char quote = 0;
+    for (int i = 0; i < rl_point && rl_line_buffer[i]; i++) {
+        char c = rl_line_buffer[i];
+        if (quote && c == '\\' && rl_line_buffer[i + 1]) i++;
+        else if (quote && c == quote) quote = 0;
+        else if (!quote && (c == '"' || c == '\'')) quote = c;
+    }
+    return quote ? string : code;
+}
+
 void repl_complete_init(lua_State *L)
 {
     complete_state = L;
     rl_attempted_completion_function = attempt;
     rl_completion_display_matches_hook = display;
-    rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{}()[],+-*/%^~#";
-    rl_completer_word_break_characters = rl_basic_word_break_characters;
+    rl_completion_word_break_hook = word_breaks;
     rl_completer_quote_characters = "\"'";
 }

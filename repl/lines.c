@@ -45,16 +45,30 @@ static char *history_file_name(void)
     return path;
 }
 
+/* True if the file is empty or starts with a timestamp line ("#1700000000"):
+ * then entries are delimited by timestamps and may span several lines. A
+ * file without them holds one entry per line. */
+static bool history_has_timestamps(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return true;
+    int c0 = fgetc(f), c1 = fgetc(f);
+    fclose(f);
+    return c0 == EOF || (c0 == '#' && c1 >= '0' && c1 <= '9');
+}
+
 static void history_open(void)
 {
     using_history();
     stifle_history(REPL_HISTORY_SIZE);
-    /* timestamps delimit entries, so a multi-line chunk reads back as one */
-    history_write_timestamps = 1;
-    history_multiline_entries = 1;
     history_path = history_file_name();
     if (!history_path) return;
+    /* timestamps delimit entries, so a multi-line chunk reads back as one */
+    history_comment_char = '#';
+    history_write_timestamps = 1;
+    history_multiline_entries = history_has_timestamps(history_path);
     if (read_history(history_path) == ENOENT) write_history(history_path);
+    history_multiline_entries = 1;
 }
 
 void repl_lines_open(lua_State *L, bool interactive)
@@ -84,14 +98,17 @@ static void on_line(char *line)
  * was, the cursor on a fresh line. */
 static void abandon_line(void)
 {
+    FILE *out = rl_outstream ? rl_outstream : stdout;
     rl_point = rl_end;
     rl_redisplay();
+    fputs("^C", out);                  /* before deprep, which may emit "\r" */
+    fflush(out);
     rl_free_line_state();
     rl_callback_sigcleanup();
     rl_cleanup_after_signal();
     rl_callback_handler_remove();
-    fputs("^C\n", rl_outstream ? rl_outstream : stdout);
-    fflush(rl_outstream ? rl_outstream : stdout);
+    fputs("\n", out);
+    fflush(out);
 }
 
 static repl_line_status read_with_readline(const char *prompt, char **line)

@@ -68,19 +68,27 @@ void repl_signals_init(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
-/* Removes the frames the REPL itself adds at the bottom of a traceback
- * ("[C]: in ?"), and the header when no frame is left. */
+/* Removes the "[C]: in ?" frames (the REPL's own pcall at the bottom, the
+ * interrupt hook at the top) from a traceback, and its header when no frame
+ * is left. */
 static void push_trimmed(lua_State *L, const char *msg)
 {
-    static const char tail[] = "\n\t[C]: in ?";
+    static const char frame[] = "\n\t[C]: in ?";
     static const char header[] = "\nstack traceback:";
+    size_t fl = sizeof frame - 1, hl = sizeof header - 1;
     size_t n = strlen(msg);
-    while (n >= sizeof tail - 1 && memcmp(msg + n - (sizeof tail - 1), tail,
-                                          sizeof tail - 1) == 0)
-        n -= sizeof tail - 1;
-    if (n >= sizeof header - 1
-        && memcmp(msg + n - (sizeof header - 1), header, sizeof header - 1) == 0)
-        n -= sizeof header - 1;
+    while (n >= fl && memcmp(msg + n - fl, frame, fl) == 0) n -= fl;
+    const char *h = strstr(msg, header);
+    if (h && (size_t)(h - msg) + hl + fl <= n && memcmp(h + hl, frame, fl) == 0) {
+        /* drop one frame after the header */
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        luaL_addlstring(&b, msg, (size_t)(h - msg) + hl);
+        luaL_addlstring(&b, h + hl + fl, n - (size_t)(h - msg) - hl - fl);
+        luaL_pushresult(&b);
+        return;
+    }
+    if (n >= hl && memcmp(msg + n - hl, header, hl) == 0) n -= hl;
     lua_pushlstring(L, msg, n);
 }
 

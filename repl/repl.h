@@ -1,5 +1,5 @@
 /*
- * repl.h -- shared internals of the `tycho` executable (repl/*.c).
+ * repl.h -- shared internals of the `tycho` executable (the files of repl/).
  *
  *   main.c      command line: options, subcommands, scripts, state set-up
  *   repl.c      the read-eval-print loop: chunks, auto-print, Ctrl-C, errors

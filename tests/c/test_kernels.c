@@ -734,7 +734,8 @@ TEST(argsort_of_long_rows_is_stable)
     double *v = malloc(sizeof(double) * (size_t)n);
     for (int64_t i = 0; i < n; i++) v[i] = (double)(i % 7);
     ty_array *x = mk(TY_FLOAT32, 1, &n, v);
-    double *r = test_values(ty_argsort(x, 0, false, 0));
+    ty_array *order = ty_argsort(x, 0, false, 0);
+    double *r = test_values(order);
     CHECK(r);
     for (int64_t i = 1; r && i < n; i++) {
         int64_t p = (int64_t)r[i - 1], q = (int64_t)r[i];
@@ -743,6 +744,7 @@ TEST(argsort_of_long_rows_is_stable)
     }
     free(r);
     free(v);
+    ty_release(order);
     ty_release(x);
 }
 

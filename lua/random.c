@@ -1,0 +1,264 @@
+/*
+ * random.c -- ty.random: explicit keys (Key userdata) and draws. Without a
+ * key option, a draw takes a fresh subkey of the global key (ty.random.seed).
+ * Also the shortcuts ty.rand and ty.randn.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+
+static ty_key *push_key(lua_State *L, ty_key key)
+{
+    ty_key *k = lua_newuserdatauv(L, sizeof *k, 0);
+    *k = key;
+    luaL_setmetatable(L, LTY_KEY_MT);
+    return k;
+}
+
+static ty_key check_key(lua_State *L, int idx, const char *fname)
+{
+    ty_key *k = luaL_testudata(L, idx, LTY_KEY_MT);
+    if (!k)
+        luaL_error(L, "[%s] expected a key from ty.random.key, got %s", fname,
+                   luaL_typename(L, idx));
+    return *k;
+}
+
+/* opts.key, or a fresh subkey of the global key. */
+static ty_key opt_key(lua_State *L, int opts, const char *fname)
+{
+    ty_key key;
+    if (opts && lua_getfield(L, opts, "key") != LUA_TNIL) {
+        key = check_key(L, -1, fname);
+        lua_pop(L, 1);
+        return key;
+    }
+    if (opts) lua_pop(L, 1);
+    return ty_random_next_key();
+}
+
+static uint64_t seed_arg(lua_State *L, int idx, const char *fname)
+{
+    int ok;
+    lua_Integer s = lua_tointegerx(L, idx, &ok);
+    if (!ok) luaL_error(L, "[%s] seed must be an integer, got %s", fname, luaL_typename(L, idx));
+    return (uint64_t)s;
+}
+
+static int l_seed(lua_State *L)
+{
+    ty_random_seed(seed_arg(L, 1, "seed"));
+    return 0;
+}
+
+static int l_key(lua_State *L)
+{
+    push_key(L, ty_random_key(seed_arg(L, 1, "key")));
+    return 1;
+}
+
+static int l_split(lua_State *L)
+{
+    ty_key key = check_key(L, 1, "split");
+    lua_Integer n = luaL_optinteger(L, 2, 2);
+    if (n < 1 || n > 1 << 20) luaL_error(L, "[split] number of keys must be >= 1");
+    ty_key *keys = lua_newuserdatauv(L, sizeof *keys * (size_t)n, 0);
+    ty_random_split(key, (int)n, keys);
+    lua_createtable(L, (int)n, 0);
+    for (int i = 0; i < (int)n; i++) {
+        push_key(L, keys[i]);
+        lua_seti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int key_tostring(lua_State *L)
+{
+    ty_key k = check_key(L, 1, "tostring");
+    char buf[48];
+    snprintf(buf, sizeof buf, "Key(0x%08x, 0x%08x)", (unsigned)k.w[0], (unsigned)k.w[1]);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static int key_eq(lua_State *L)
+{
+    ty_key a = check_key(L, 1, "=="), b = check_key(L, 2, "==");
+    lua_pushboolean(L, a.w[0] == b.w[0] && a.w[1] == b.w[1]);
+    return 1;
+}
+
+/* The common tail of a draw: (shape..., [opts]) from idx. */
+typedef struct draw_args {
+    int ndim;
+    int64_t shape[TY_MAX_DIMS];
+    int opts;
+    ty_key key;
+    ty_dtype dtype;
+    ty_device device;
+} draw_args;
+
+static void parse_draw(lua_State *L, int idx, const char *fname, ty_dtype def_dtype,
+                       draw_args *d)
+{
+    int next;
+    if (lua_isnoneornil(L, idx) || lty_arg_is_opts(L, idx)) {
+        d->ndim = 0;                   /* no shape: one 0-d draw */
+        next = idx + (lua_isnil(L, idx) ? 1 : 0);
+    } else {
+        d->ndim = lty_arg_shape(L, idx, fname, false, d->shape, &next);
+    }
+    d->opts = 0;
+    if (lty_arg_is_opts(L, next)) d->opts = next;
+    else if (lua_type(L, next) == LUA_TSTRING) d->opts = -next;   /* a dtype name */
+    else if (!lua_isnoneornil(L, next))
+        luaL_error(L, "[%s] expected an options table after the shape, got %s", fname,
+                   luaL_typename(L, next));
+    d->dtype = def_dtype;
+    d->device = ty_default_device();
+    if (d->opts < 0) {
+        d->dtype = lty_arg_dtype(L, -d->opts, fname);
+        d->opts = 0;
+    }
+    d->dtype = lty_arg_opt_dtype(L, d->opts, fname, d->dtype);
+    d->device = lty_arg_opt_device(L, d->opts, fname, d->device);
+    d->key = opt_key(L, d->opts, fname);
+}
+
+static int push_draw(lua_State *L, ty_array *a)
+{
+    lty_push(L, a);
+    return 1;
+}
+
+/* uniform(shape, {low=0, high=1, key=, dtype=, device=}) */
+static int l_uniform(lua_State *L)
+{
+    draw_args d;
+    parse_draw(L, 1, "uniform", TY_FLOAT32, &d);
+    double lo = lty_arg_number(L, d.opts, "low", 0), hi = lty_arg_number(L, d.opts, "high", 1);
+    return push_draw(L, ty_random_uniform(d.key, d.ndim, d.shape, lo, hi, d.dtype, d.device));
+}
+
+static int l_normal(lua_State *L)
+{
+    draw_args d;
+    parse_draw(L, 1, "normal", TY_FLOAT32, &d);
+    double mean = lty_arg_number(L, d.opts, "mean", 0);
+    double std = lty_arg_number(L, d.opts, "std", 1);
+    return push_draw(L, ty_random_normal(d.key, d.ndim, d.shape, mean, std, d.dtype,
+                                         d.device));
+}
+
+/* randint(lo, hi, shape, opts): both bounds included, like math.random(m, n). */
+static int l_randint(lua_State *L)
+{
+    lua_Integer lo = luaL_checkinteger(L, 1), hi = luaL_checkinteger(L, 2);
+    draw_args d;
+    parse_draw(L, 3, "randint", TY_INT32, &d);
+    return push_draw(L, ty_random_randint(d.key, d.ndim, d.shape, (int64_t)lo, (int64_t)hi,
+                                          d.dtype, d.device));
+}
+
+static int l_truncated_normal(lua_State *L)
+{
+    double lo = luaL_checknumber(L, 1), hi = luaL_checknumber(L, 2);
+    draw_args d;
+    parse_draw(L, 3, "truncated_normal", TY_FLOAT32, &d);
+    return push_draw(L, ty_random_truncated_normal(d.key, d.ndim, d.shape, lo, hi, d.dtype,
+                                                   d.device));
+}
+
+static int l_bernoulli(lua_State *L)
+{
+    double p = 0.5;
+    int idx = 1;
+    if (lua_type(L, 1) == LUA_TNUMBER && (lua_type(L, 2) == LUA_TTABLE ||
+                                          lua_type(L, 2) == LUA_TNUMBER)) {
+        p = lua_tonumber(L, 1);
+        idx = 2;
+    } else if (lua_type(L, 1) == LUA_TNUMBER && lua_isnoneornil(L, 2)) {
+        p = lua_tonumber(L, 1);
+        idx = 2;
+    }
+    draw_args d;
+    parse_draw(L, idx, "bernoulli", TY_BOOL, &d);
+    return push_draw(L, ty_random_bernoulli(d.key, d.ndim, d.shape, p, d.device));
+}
+
+/* permutation(n | x, opts): a shuffle of 1..n, or of the rows of array x. */
+static int l_permutation(lua_State *L)
+{
+    ty_array *x = lty_test(L, 1);
+    int opts = lty_arg_is_opts(L, 2) ? 2 : 0;
+    ty_key key = opt_key(L, opts, "permutation");
+    ty_device device = lty_arg_opt_device(L, opts, "permutation", ty_default_device());
+    if (!x) {
+        int ok;
+        lua_Integer n = lua_tointegerx(L, 1, &ok);
+        if (!ok) luaL_error(L, "[permutation] expected a length or an array, got %s",
+                            luaL_typename(L, 1));
+        return push_draw(L, ty_random_permutation(key, (int64_t)n, 1, device));
+    }
+    if (ty_ndim(x) == 0) luaL_error(L, "[permutation] cannot shuffle a 0-d array");
+    ty_array *perm = ty_random_permutation(key, ty_dim(x, 0), 1, ty_device_of(x));
+    lty_push(L, perm);
+    return push_draw(L, ty_take(x, perm, 0, 1));
+}
+
+static int l_bits(lua_State *L)
+{
+    draw_args d;
+    parse_draw(L, 1, "bits", TY_INT64, &d);
+    return push_draw(L, ty_random_bits(d.key, d.ndim, d.shape, d.device));
+}
+
+static const lty_arg_fn random_functions[] = {
+    {"seed", l_seed, "ty.random.seed(n)\n  Reseeds the global key used by draws without a key.",
+     false},
+    {"key", l_key, "ty.random.key(n) -> Key\n  A PRNG key from an integer seed.", false},
+    {"split", l_split, "ty.random.split(key, [n=2]) -> {Key, ...}\n"
+     "  n new independent keys derived from key.", false},
+    {"uniform", l_uniform, "ty.random.uniform(shape, [{low=0, high=1, key=, dtype=, "
+     "device=}]) -> array\n  Uniform draws in [low, high).", false},
+    {"normal", l_normal, "ty.random.normal(shape, [{mean=0, std=1, key=, dtype=, "
+     "device=}]) -> array\n  Normal (Gaussian) draws.", false},
+    {"randint", l_randint, "ty.random.randint(lo, hi, shape, [{key=, dtype='int32'}]) -> "
+     "array\n  Integers in [lo, hi], both included (like math.random(lo, hi)).", false},
+    {"bernoulli", l_bernoulli, "ty.random.bernoulli(p, shape, [{key=}]) -> bool array\n"
+     "  true with probability p.", false},
+    {"permutation", l_permutation, "ty.random.permutation(n | x, [{key=}]) -> array\n"
+     "  A shuffle of 1..n, or x with its rows (first axis) shuffled.", false},
+    {"truncated_normal", l_truncated_normal, "ty.random.truncated_normal(lo, hi, shape, "
+     "[{key=, dtype=}]) -> array\n  Standard normal draws restricted to [lo, hi].", false},
+    {"bits", l_bits, "ty.random.bits(shape, [{key=}]) -> int64 array\n"
+     "  Raw 32-bit draws, as values in [0, 2^32).", false},
+    {NULL, NULL, NULL, false}
+};
+
+static const lty_arg_fn shortcut_functions[] = {
+    {"rand", l_uniform, "ty.rand(shape, [opts]) -> array\n"
+     "  Same as ty.random.uniform: draws in [0, 1).", false},
+    {"randn", l_normal, "ty.randn(shape, [opts]) -> array\n"
+     "  Same as ty.random.normal: standard normal draws.", false},
+    {NULL, NULL, NULL, false}
+};
+
+void lty_open_random(lua_State *L)
+{
+    int ty = lua_gettop(L);
+    if (luaL_newmetatable(L, LTY_KEY_MT)) {
+        lua_pushcfunction(L, key_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushcfunction(L, key_eq);
+        lua_setfield(L, -2, "__eq");
+    }
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lty_arg_register(L, -1, ty, random_functions);
+    lua_setfield(L, ty, "random");
+    lty_arg_register(L, ty, ty, shortcut_functions);
+    lty_arg_doc_others(L, ty);
+    lua_settop(L, ty);
+}

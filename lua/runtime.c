@@ -1,0 +1,183 @@
+/*
+ * runtime.c -- threads, memory accounting, devices and moving arrays between
+ * them: ty.set_num_threads, ty.memory, ty.devices, ty.set_device, x:to(...).
+ */
+#include <unistd.h>
+
+#include "args.h"
+
+static int l_set_num_threads(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    if (n > 4096) luaL_error(L, "[set_num_threads] %d threads is too many", (int)n);
+    ty_set_num_threads((int)n);
+    return 0;
+}
+
+static int l_get_num_threads(lua_State *L)
+{
+    lua_pushinteger(L, ty_get_num_threads());
+    return 1;
+}
+
+/* The device at idx (a name), or the default device when none/nil. */
+static ty_device device_arg(lua_State *L, int idx, const char *fname)
+{
+    if (lua_isnoneornil(L, idx)) return ty_default_device();
+    return lty_arg_device(L, idx, fname);
+}
+
+static int l_memory(lua_State *L)
+{
+    ty_device device = device_arg(L, 1, "memory");
+    ty_memory_stats st;
+    if (ty_memory_stats_get(device, &st) != 0) return lty_error(L);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)st.active);
+    lua_setfield(L, -2, "active");
+    lua_pushinteger(L, (lua_Integer)st.peak);
+    lua_setfield(L, -2, "peak");
+    lua_pushinteger(L, (lua_Integer)st.cached);
+    lua_setfield(L, -2, "cached");
+    lua_pushinteger(L, (lua_Integer)st.limit);
+    lua_setfield(L, -2, "limit");
+    return 1;
+}
+
+/* memory_limit([bytes], [device]) -> previous limit; nil or 0 restores the
+ * default limit. */
+static int l_memory_limit(lua_State *L)
+{
+    ty_device device = device_arg(L, 2, "memory_limit");
+    lua_Integer bytes = 0;
+    if (!lua_isnoneornil(L, 1)) {
+        int ok;
+        lua_Number v = lua_tonumberx(L, 1, &ok);
+        if (!ok || v < 0 || v > 9.0e18)
+            luaL_error(L, "[memory_limit] expected a number of bytes >= 0, got %s",
+                       luaL_typename(L, 1));
+        bytes = (lua_Integer)v;
+    }
+    ty_memory_stats st;
+    if (ty_memory_stats_get(device, &st) != 0) return lty_error(L);
+    if (ty_memory_limit_set(device, (size_t)bytes) != 0) return lty_error(L);
+    lua_pushinteger(L, (lua_Integer)st.limit);
+    return 1;
+}
+
+static int l_reset_peak_memory(lua_State *L)
+{
+    ty_memory_reset_peak(device_arg(L, 1, "reset_peak_memory"));
+    return 0;
+}
+
+static int l_clear_cache(lua_State *L)
+{
+    (void)L;
+    ty_clear_cache();
+    return 0;
+}
+
+static void push_device_info(lua_State *L, ty_device device)
+{
+    char buf[32];
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, ty_device_string(device, buf, sizeof buf));
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, device.kind == TY_CPU ? "cpu" : "vulkan");
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, device.kind == TY_CPU ? 0 : device.index);
+    lua_setfield(L, -2, "index");
+    if (device.kind == TY_CPU) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && page > 0) {
+            lua_pushinteger(L, (lua_Integer)pages * (lua_Integer)page);
+            lua_setfield(L, -2, "memory");
+        }
+    }
+}
+
+/* devices() -> {{name=, type=, index=, memory=}, ...}: the CPU, then every
+ * available Vulkan device. */
+static int l_devices(lua_State *L)
+{
+    lua_newtable(L);
+    int n = 0;
+    push_device_info(L, (ty_device){TY_CPU, 0});
+    lua_seti(L, -2, ++n);
+    for (int i = 0; i < 8; i++) {
+        ty_device d = {TY_VULKAN, i};
+        if (!ty_device_available(d)) break;
+        push_device_info(L, d);
+        lua_seti(L, -2, ++n);
+    }
+    return 1;
+}
+
+static int l_default_device(lua_State *L)
+{
+    char buf[32];
+    lua_pushstring(L, ty_device_string(ty_default_device(), buf, sizeof buf));
+    return 1;
+}
+
+static int l_set_device(lua_State *L)
+{
+    ty_device device = lty_arg_device(L, 1, "set_device");
+    if (ty_set_default_device(device) != 0) return lty_error(L);
+    return 0;
+}
+
+/* to(x, device) -> a copy of x on device (x itself when already there). */
+static int l_to(lua_State *L)
+{
+    ty_array *x = lty_check(L, 1);
+    ty_device device = lty_arg_device(L, 2, "to");
+    if (ty_device_equal(ty_device_of(x), device)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    if (!ty_device_available(device)) {
+        char buf[32];
+        luaL_error(L, "[to] device %s is not available",
+                   ty_device_string(device, buf, sizeof buf));
+    }
+    ty_array *r;
+    LTY_CALL(L, r, ty_to_device(x, device));
+    lty_push(L, r);
+    return 1;
+}
+
+static const lty_arg_fn runtime_functions[] = {
+    {"set_num_threads", l_set_num_threads, "ty.set_num_threads(n)\n"
+     "  Threads used by CPU kernels (n <= 0: one per core).", false},
+    {"get_num_threads", l_get_num_threads, "ty.get_num_threads() -> n\n"
+     "  Threads used by CPU kernels.", false},
+    {"memory", l_memory, "ty.memory([device]) -> {active=, peak=, cached=, limit=}\n"
+     "  Memory of a device's backend, in bytes (default device when nil).", false},
+    {"memory_limit", l_memory_limit, "ty.memory_limit([bytes], [device]) -> previous limit\n"
+     "  Allocations past the limit fail with an [alloc] error; nil or 0 restores the "
+     "default.", false},
+    {"reset_peak_memory", l_reset_peak_memory, "ty.reset_peak_memory([device])\n"
+     "  Sets the peak of ty.memory() to the memory in use now.", false},
+    {"clear_cache", l_clear_cache, "ty.clear_cache()\n"
+     "  Returns cached (freed but kept) buffers to the system.", false},
+    {"devices", l_devices, "ty.devices() -> {{name=, type=, index=, memory=}, ...}\n"
+     "  The devices tycho can use: the CPU, then available Vulkan devices.", false},
+    {"default_device", l_default_device, "ty.default_device() -> name\n"
+     "  The device new arrays go to ('cpu', 'vulkan:0', ...).", false},
+    {"set_device", l_set_device, "ty.set_device(name)\n"
+     "  Sets the default device: 'cpu', 'vulkan' or 'vulkan:N' (error if unavailable).",
+     false},
+    {"to", l_to, "ty.to(x, device) -> array\n"
+     "  A copy of x on device (x itself if already there). Also x:to(device).", true},
+    {NULL, NULL, NULL, false}
+};
+
+void lty_open_runtime(lua_State *L)
+{
+    int ty = lua_gettop(L);
+    lty_arg_register(L, ty, ty, runtime_functions);
+    lty_arg_doc_others(L, ty);
+    lua_settop(L, ty);
+}

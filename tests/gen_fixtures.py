@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""gen_fixtures.py -- writes tests/fixtures/ops_expected.lua, the NumPy
+expectations of tests/lua/test_ops.lua (run from the repository root).
+Indices in the fixtures are 1-based, as tycho's Lua API returns them."""
+import math
+
+import numpy as np
+
+X = np.array([-2.5, -1.0, -0.3, 0.0, 0.5, 1.7, 3.0], dtype=np.float32)
+A = np.array([[1, -2, 3], [4, 5, -6]], dtype=np.float32)
+B = np.array([2, -3, 0.5], dtype=np.float32)
+R = np.arange(1, 25, dtype=np.float32).reshape(2, 3, 4) * np.float32(0.5) - 3
+M = np.array([[3.0, 1.0, 4.0, 1.0], [5.0, 9.0, 2.0, 6.0], [5.0, 3.0, 5.0, 8.0]],
+             dtype=np.float32)
+
+erf = np.vectorize(math.erf)
+
+
+def unary():
+    with np.errstate(all="ignore"):
+        x = X.astype(np.float64)
+        return {
+            "neg": -x, "abs": np.abs(x), "sign": np.sign(x), "exp": np.exp(x),
+            "log": np.log(x), "log1p": np.log1p(x), "expm1": np.expm1(x),
+            "sqrt": np.sqrt(x), "rsqrt": 1 / np.sqrt(x), "square": x * x,
+            "reciprocal": 1 / x, "sin": np.sin(x), "cos": np.cos(x), "tan": np.tan(x),
+            "tanh": np.tanh(x), "sigmoid": 1 / (1 + np.exp(-x)), "relu": np.maximum(x, 0),
+            "gelu": x * 0.5 * (1 + erf(x / math.sqrt(2))),
+            "gelu_tanh": 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) *
+                                                (x + 0.044715 * x ** 3))),
+            "silu": x / (1 + np.exp(-x)), "softplus": np.log1p(np.exp(x)), "erf": erf(x),
+            "floor": np.floor(x), "ceil": np.ceil(x), "round": np.round(x),
+            "logical_not": x == 0, "isnan": np.isnan(x), "isinf": np.isinf(x),
+            "asin": np.arcsin(x), "acos": np.arccos(x), "atan": np.arctan(x),
+            "sinh": np.sinh(x), "cosh": np.cosh(x), "log2": np.log2(x),
+            "log10": np.log10(x), "exp2": np.exp2(x), "trunc": np.trunc(x),
+        }
+
+
+def binary():
+    a, b = A.astype(np.float64), B.astype(np.float64)
+    with np.errstate(all="ignore"):
+        return {
+            "add": a + b, "sub": a - b, "mul": a * b, "div": a / b,
+            "floor_divide": np.floor_divide(a, b), "pow": np.power(a, b),
+            "maximum": np.maximum(a, b), "minimum": np.minimum(a, b),
+            "remainder": np.remainder(a, b), "atan2": np.arctan2(a, b),
+            "eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b,
+            "ge": a >= b, "logical_and": (a != 0) & (b != 0),
+            "logical_or": (a != 0) | (b != 0),
+        }
+
+
+def reductions():
+    r = R.astype(np.float64)
+    out = {}
+    for name, fn in [("sum", np.sum), ("prod", np.prod), ("max", np.max), ("min", np.min),
+                     ("mean", np.mean), ("var", np.var), ("std", np.std),
+                     ("logsumexp", lambda v, axis=None, keepdims=False:
+                      np.log(np.sum(np.exp(v), axis=axis, keepdims=keepdims)))]:
+        out[name] = {"all": fn(r), "axis2": fn(r, axis=1), "axes13": fn(r, axis=(0, 2)),
+                     "last_keep": fn(r, axis=-1, keepdims=True)}
+    out["var_ddof1"] = np.var(r, axis=1, ddof=1)
+    out["std_ddof1"] = np.std(r, ddof=1)
+    return out
+
+
+def misc():
+    m = M.astype(np.float64)
+    sm = np.exp(m - m.max(axis=-1, keepdims=True))
+    sm = sm / sm.sum(axis=-1, keepdims=True)
+    a = np.arange(1, 7, dtype=np.float64).reshape(2, 3)
+    b = np.arange(1, 13, dtype=np.float64).reshape(3, 4) / 4
+    return {
+        "softmax": sm, "log_softmax": np.log(sm),
+        "softmax_axis1": np.exp(m) / np.exp(m).sum(axis=0, keepdims=True),
+        "argmax_axis2": np.argmax(m, axis=1) + 1, "argmin_axis1": np.argmin(m, axis=0) + 1,
+        "argmax_flat": np.argmax(m) + 1,
+        "argsort": np.argsort(m, axis=-1, kind="stable") + 1,
+        "argsort_desc": np.argsort(-m, axis=-1, kind="stable") + 1,
+        "sort_axis1": np.sort(m, axis=0), "cumsum_axis2": np.cumsum(m, axis=1),
+        "cumprod_axis1": np.cumprod(m, axis=0),
+        "cumsum_rev": np.cumsum(m[:, ::-1], axis=1)[:, ::-1],
+        "matmul": a @ b, "matmul_T": a.T.T @ b, "batched": np.stack([a, 2 * a]) @ b,
+    }
+
+
+def lua(v, indent=""):
+    if isinstance(v, dict):
+        items = [f'{indent}   ["{k}"] = {lua(v[k], indent + "   ")},' for k in sorted(v)]
+        return "{\n" + "\n".join(items) + "\n" + indent + "}"
+    v = np.asarray(v)
+    if v.ndim == 0:
+        x = v.item()
+        if isinstance(x, (bool, np.bool_)):
+            return "true" if x else "false"
+        if isinstance(x, float):
+            if math.isnan(x):
+                return "0/0"
+            if math.isinf(x):
+                return "math.huge" if x > 0 else "-math.huge"
+            return repr(float(np.float32(x)))
+        return str(int(x))
+    return "{" + ", ".join(lua(e) for e in v) + "}"
+
+
+def main():
+    data = {"unary": unary(), "binary": binary(), "reductions": reductions(),
+            "misc": misc()}
+    with open("tests/fixtures/ops_expected.lua", "w") as f:
+        f.write("-- generated by tests/gen_fixtures.py from NumPy; do not edit\n")
+        f.write("return " + lua(data) + "\n")
+
+
+if __name__ == "__main__":
+    main()

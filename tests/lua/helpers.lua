@@ -1,0 +1,125 @@
+-- helpers.lua -- assertions for the Lua tests (require "helpers").
+local ty = require "tycho"
+
+local h = {}
+
+-- Plain Lua values of v: arrays become nested tables (or a number for 0-d).
+local function plain(v)
+   if ty.is_array(v) then return v:tolist() end
+   return v
+end
+h.plain = plain
+
+local function shape_of(v)
+   if ty.is_array(v) then return v.shape end
+   local shape, t = {}, v
+   while type(t) == "table" do
+      shape[#shape + 1] = #t
+      t = t[1]
+   end
+   return shape
+end
+
+local function fmt_shape(s)
+   return "(" .. table.concat(s, ",") .. ")"
+end
+
+local function show(v)
+   if type(v) ~= "table" then return tostring(v) end
+   local parts = {}
+   for i = 1, math.min(#v, 8) do parts[i] = show(v[i]) end
+   if #v > 8 then parts[#parts + 1] = "..." end
+   return "{" .. table.concat(parts, ", ") .. "}"
+end
+
+-- Walks a and b together; calls cmp(x, y, path) on leaves; returns a failure
+-- message or nil.
+local function walk(a, b, cmp, path)
+   if type(a) == "table" or type(b) == "table" then
+      if type(a) ~= "table" or type(b) ~= "table" then
+         return string.format("at %s: got %s, expected %s", path, show(a), show(b))
+      end
+      if #a ~= #b then
+         return string.format("at %s: length %d, expected %d", path, #a, #b)
+      end
+      for i = 1, #a do
+         local m = walk(a[i], b[i], cmp, path == "" and tostring(i) or path .. "," .. i)
+         if m then return m end
+      end
+      return nil
+   end
+   return cmp(a, b, "[" .. path .. "]")
+end
+
+local function check_shapes(got, expected, level)
+   if ty.is_array(got) and (ty.is_array(expected) or type(expected) == "table") then
+      local sg, se = shape_of(got), shape_of(expected)
+      if fmt_shape(sg) ~= fmt_shape(se) and #se > 0 then
+         error(string.format("shape %s, expected %s", fmt_shape(sg), fmt_shape(se)), level)
+      end
+   end
+end
+
+-- Values of got and expected (arrays, nested tables, numbers, booleans) agree
+-- within tol (absolute + relative, default 1e-5); NaN equals NaN.
+function h.assert_close(got, expected, tol, what)
+   tol = tol or 1e-5
+   check_shapes(got, expected, 3)
+   local g, e = plain(got), plain(expected)
+   local m = walk(g, e, function(x, y, path)
+      if type(x) == "boolean" or type(y) == "boolean" then
+         if x ~= y then return string.format("at %s: got %s, expected %s", path, x, y) end
+         return nil
+      end
+      if type(x) ~= "number" or type(y) ~= "number" then
+         return string.format("at %s: got %s, expected %s", path, tostring(x), tostring(y))
+      end
+      if x ~= x and y ~= y then return nil end
+      if x == y then return nil end
+      if math.abs(x - y) > tol * (1 + math.abs(y)) then
+         return string.format("at %s: got %.9g, expected %.9g (tol %g)", path, x, y, tol)
+      end
+      return nil
+   end, "")
+   if m then
+      error((what and what .. ": " or "") .. m .. "\n  got      " .. show(g) ..
+         "\n  expected " .. show(e), 2)
+   end
+end
+
+-- Exact equality of values (deep for tables and arrays; arrays also by shape).
+function h.assert_eq(got, expected, what)
+   check_shapes(got, expected, 3)
+   local g, e = plain(got), plain(expected)
+   local m = walk(g, e, function(x, y, path)
+      if x ~= y then
+         return string.format("at %s: got %s, expected %s", path, tostring(x), tostring(y))
+      end
+   end, "")
+   if m then error((what and what .. ": " or "") .. m, 2) end
+end
+
+-- fn() raises an error whose message contains fragment (plain text).
+function h.assert_error(fn, fragment)
+   local ok, err = pcall(fn)
+   if ok then error("expected an error containing '" .. fragment .. "', got none", 2) end
+   err = tostring(err)
+   if not err:find(fragment, 1, true) then
+      error("expected an error containing '" .. fragment .. "', got: " .. err, 2)
+   end
+   return err
+end
+
+function h.assert_shape(x, shape)
+   if fmt_shape(x.shape) ~= fmt_shape(shape) then
+      error(string.format("shape %s, expected %s", fmt_shape(x.shape), fmt_shape(shape)), 2)
+   end
+end
+
+function h.assert_dtype(x, dtype)
+   if x.dtype ~= dtype then
+      error(string.format("dtype %s, expected %s", x.dtype, dtype), 2)
+   end
+end
+
+return h

@@ -79,7 +79,7 @@ check-memory: all
 	  ./tycho tests/lua/run.lua
 
 demo: deps all
-	./tycho examples/fashion_mlp.lua
+	./tycho examples/fashion_softmax.lua
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4 \

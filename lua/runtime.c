@@ -2,6 +2,7 @@
  * runtime.c -- threads, memory accounting, devices and moving arrays between
  * them: ty.set_num_threads, ty.memory, ty.devices, ty.set_device, x:to(...).
  */
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -148,7 +149,30 @@ static int l_to(lua_State *L)
     return 1;
 }
 
+/* ty.time(): seconds on a monotonic clock, for timing. */
+static int l_time(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
+/* ty.isatty([stream]): whether "stdout" (default), "stderr" or "stdin" is a
+ * terminal. */
+static int l_isatty(lua_State *L)
+{
+    static const char *const names[] = {"stdin", "stdout", "stderr", NULL};
+    int fd = luaL_checkoption(L, 1, "stdout", names);
+    lua_pushboolean(L, isatty(fd));
+    return 1;
+}
+
 static const lty_arg_fn runtime_functions[] = {
+    {"time", l_time, "ty.time() -> seconds\n"
+     "  A monotonic clock with sub-microsecond resolution, for timing code.", false},
+    {"isatty", l_isatty, "ty.isatty([\"stdout\"|\"stderr\"|\"stdin\"]) -> boolean\n"
+     "  Whether the stream is a terminal (progress bars draw only there).", false},
     {"set_num_threads", l_set_num_threads, "ty.set_num_threads(n)\n"
      "  Threads used by CPU kernels (n <= 0: one per core).", false},
     {"get_num_threads", l_get_num_threads, "ty.get_num_threads() -> n\n"

@@ -38,7 +38,8 @@ static int find_doc_of_value(lua_State *L, int idx)
     idx = lua_absindex(L, idx);
     if (lua_type(L, idx) == LUA_TNIL) return 0;
     if (lua_type(L, idx) == LUA_TTABLE) {
-        if (lua_getfield(L, idx, "__doc") == LUA_TSTRING) return 1;
+        lua_pushliteral(L, "__doc");
+        if (lua_rawget(L, idx) == LUA_TSTRING) return 1;
         lua_pop(L, 1);
     }
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
@@ -173,9 +174,19 @@ static void push_value_name(lua_State *L, int idx)
     luaL_tolstring(L, idx, NULL);
 }
 
+/* True if the value at idx is the table require "tycho" returns. */
+static bool is_tycho_module(lua_State *L, int idx)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, "tycho");
+    bool same = lua_istable(L, -1) && lua_rawequal(L, -1, idx);
+    lua_pop(L, 2);
+    return same;
+}
+
 static int help(lua_State *L)
 {
-    if (lua_gettop(L) == 0) {
+    if (lua_gettop(L) == 0 || is_tycho_module(L, 1)) {
         fputs(overview, stdout);
         fflush(stdout);
         return 0;

@@ -16,7 +16,7 @@
 
 #include "repl.h"
 
-volatile int repl_sigint_pending;
+volatile sig_atomic_t repl_sigint_pending;
 static volatile sig_atomic_t sigwinch_pending;
 
 static bool use_readline;
@@ -119,7 +119,6 @@ static repl_line_status read_with_readline(const char *prompt, char **line)
     sigaddset(&block, SIGWINCH);
     /* signals are delivered only inside pselect: no wake-up is missed */
     sigprocmask(SIG_BLOCK, &block, &old);
-    repl_sigint_pending = 0;
     line_done = false;
     accepted_line = NULL;
     rl_callback_handler_install(prompt, on_line);

@@ -39,13 +39,19 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "interrupted!");
 }
 
+/* Stops L at its next instruction and the core at its next node. */
+static void interrupt(lua_State *L)
+{
+    ty_interrupt();
+    lua_sethook(L, interrupt_hook,
+                LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
 static void on_sigint(int sig)
 {
     lua_State *L = running_state;
     if (L) {
-        ty_interrupt();
-        lua_sethook(L, interrupt_hook,
-                    LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+        interrupt(L);
         if (++sigint_count >= SIGINT_FORCE_QUIT) {
             signal(sig, SIG_DFL);
             raise(sig);
@@ -115,6 +121,10 @@ int repl_docall(lua_State *L, int narg, int nres)
     ty_interrupt_clear();
     sigint_count = 0;
     running_state = L;
+    if (repl_sigint_pending) {         /* Ctrl-C came after the line was read */
+        repl_sigint_pending = 0;
+        interrupt(L);
+    }
     int status = lua_pcall(L, narg, nres, base);
     running_state = NULL;
     if (lua_gethook(L) == interrupt_hook) lua_sethook(L, NULL, 0, 0);

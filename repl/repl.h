@@ -10,6 +10,7 @@
 #ifndef TYCHO_REPL_H
 #define TYCHO_REPL_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include <lua.h>
@@ -55,7 +56,7 @@ void repl_history_add(const char *chunk);
 /* Truncates the history file and restores the terminal. */
 void repl_lines_close(void);
 /* Set by the SIGINT handler; the line reader consumes it. */
-extern volatile int repl_sigint_pending;
+extern volatile sig_atomic_t repl_sigint_pending;
 
 /* ---------------------------------------------------------------- complete.c */
 

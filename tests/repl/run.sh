@@ -90,6 +90,7 @@ clear_screen() { keys "$1" C-l; sleep 0.1; wait_for "$1" '^> $' || true; }
 
 # ---------------------------------------------------------------- REPL (terminal)
 
+terminal_tests() {
 start a
 expect "banner shows the version and the device" a "^tycho [0-9]+\.[0-9]+.*device"
 
@@ -194,6 +195,13 @@ keys c C-d
 wait_exit c || true
 
 tm kill-server 2>/dev/null
+}
+
+if command -v tmux > /dev/null 2>&1; then
+    terminal_tests
+else
+    fail "tmux is installed (needed for the terminal tests; make deps)"
+fi
 
 # ---------------------------------------------------------------- command line and pipes
 

@@ -25,7 +25,7 @@ LUAB_OBJ := $(LUAB_SRC:%.c=$(B)/%.o) $(B)/lua_embedded.o
 VIZ_OBJ  := $(VIZ_SRC:%.c=$(B)/%.o)
 REPL_OBJ := $(REPL_SRC:%.c=$(B)/%.o)
 
-.PHONY: all deps test test-c test-lua test-repl demo install clean check-memory bench
+.PHONY: FORCE all deps test test-c test-lua test-repl demo install clean check-memory bench
 all: tycho libtycho.a tycho.so
 
 $(B)/%.o: %.c $(wildcard core/*.h lua/*.h viz/*.h repl/*.h)
@@ -37,7 +37,11 @@ $(B)/embed: tools/embed.c
 	$(CC) -O2 -Wall -o $@ $<
 
 # The Lua standard library of tycho, embedded as package.preload entries.
-$(B)/lua_embedded.c: $(B)/embed $(LUA_FILES)
+# (the list file changes when a module is added or removed)
+$(B)/lua_files.txt: FORCE
+	@mkdir -p $(B); echo '$(LUA_FILES)' | cmp -s - $@ || echo '$(LUA_FILES)' > $@
+
+$(B)/lua_embedded.c: $(B)/embed $(LUA_FILES) $(B)/lua_files.txt
 	$(B)/embed lua $(LUA_FILES) > $@
 
 $(B)/lua_embedded.o: $(B)/lua_embedded.c
@@ -67,7 +71,8 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-test: all $(B)/tests/c/run_tests
+test: deps
+	@$(MAKE) --no-print-directory all $(B)/tests/c/run_tests
 	@echo "== C tests";    $(B)/tests/c/run_tests
 	@echo "== Lua tests";  ./tycho tests/lua/run.lua
 	@echo "== module test"; lua5.4 -e 'package.cpath="./?.so;"..package.cpath; local ty=require "tycho"; assert(ty.ones{3}:sum():item()==3); print("require \"tycho\" from lua5.4: ok")'
@@ -78,7 +83,8 @@ check-memory: all
 	  --errors-for-leak-kinds=definite --suppressions=tests/valgrind.supp \
 	  ./tycho tests/lua/run.lua
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	./tycho examples/fashion_softmax.lua
 
 install: all

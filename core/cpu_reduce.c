@@ -371,7 +371,11 @@ static void reduce_cols_task(void *ctx, int64_t begin, int64_t end)
         for (int64_t r = 0; r < c->nred; r++) {
             if (c->fmode) {
                 load_run_f64(c->data, c->dtype, base + roff, lasts, m, fbuf);
-                for (int64_t j = 0; j < m; j++) facc[j] = f_combine(c->op, facc[j], fbuf[j]);
+                if (c->op == TY_OP_SUM) {
+                    for (int64_t j = 0; j < m; j++) facc[j] += fbuf[j];
+                } else {
+                    for (int64_t j = 0; j < m; j++) facc[j] = f_combine(c->op, facc[j], fbuf[j]);
+                }
             } else {
                 load_run_i64(c->data, c->dtype, base + roff, lasts, m, ibuf);
                 for (int64_t j = 0; j < m; j++) iacc[j] = i_combine(c->op, iacc[j], ibuf[j]);
@@ -679,11 +683,21 @@ static void softmax_task(void *ctx, int64_t begin, int64_t end)
         }
         if (isinf(mx)) mx = mx > 0 ? mx : 0;   /* all -inf: exp(-inf) = 0 */
         double s = 0;
-        for (int64_t j = 0; j < c->n; j++) s += exp(v[j] - mx);
-        double lse = log(s);
-        for (int64_t j = 0; j < c->n; j++) {
-            double r = logsm ? v[j] - mx - lse : exp(v[j] - mx) / s;
-            ty__store_f64(odata, odt, obase + j * c->inner, r);
+        if (logsm) {
+            for (int64_t j = 0; j < c->n; j++) s += exp(v[j] - mx);
+            double shift = mx + log(s);
+            for (int64_t j = 0; j < c->n; j++) {
+                ty__store_f64(odata, odt, obase + j * c->inner, v[j] - shift);
+            }
+        } else {
+            for (int64_t j = 0; j < c->n; j++) {
+                v[j] = exp(v[j] - mx);
+                s += v[j];
+            }
+            double inv = 1.0 / s;
+            for (int64_t j = 0; j < c->n; j++) {
+                ty__store_f64(odata, odt, obase + j * c->inner, v[j] * inv);
+            }
         }
     }
     if (v != stack) free(v);

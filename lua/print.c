@@ -356,8 +356,11 @@ static void push_repr(lua_State *L, ty_array *a)
     }
     ty_dtype d = ty_dtype_of(a);
     char shape[96], extra[160];
-    snprintf(extra, sizeof extra, "shape=%s, dtype=%s)",
-             lty_shape_tuple(lo.ndim, lo.shape, shape, sizeof shape), ty_dtype_name(d));
+    if (lo.ndim == 0)   /* a scalar: the shape () says nothing */
+        snprintf(extra, sizeof extra, "dtype=%s)", ty_dtype_name(d));
+    else
+        snprintf(extra, sizeof extra, "shape=%s, dtype=%s)",
+                 lty_shape_tuple(lo.ndim, lo.shape, shape, sizeof shape), ty_dtype_name(d));
     sbuf out = {0};
     sb_adds(&out, "array(");
     if (csize == 0) {

@@ -122,6 +122,15 @@ type_line a '600 + 66'
 expect "the next command works after Ctrl-C" a '^666$'
 
 clear_screen a
+type_line a 'm = ty.ones{800, 800} / 800'
+type_line a 'y = m; for i = 1, 1000 do y = y:matmul(m) end; ty.eval(y)'
+sleep 0.3
+keys a C-c
+expect "Ctrl-C stops an array evaluation" a 'interrupted'
+type_line a 'm:sum()'
+expect "the inputs of an interrupted evaluation stay valid" a '800'
+
+clear_screen a
 tm send-keys -t a -l 'garbage_text_xyz'
 wait_for a 'garbage_text_xyz' || true
 keys a C-c

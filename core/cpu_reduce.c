@@ -13,6 +13,8 @@
 
 /* Elements gathered per step into a stack buffer. */
 #define RUN_BLOCK 256
+/* Neighbouring outputs folded together in column mode. */
+#define COL_BLOCK 1024
 /* Outputs are computed in parallel when the work passes this many elements. */
 #define PARALLEL_WORK 32768
 
@@ -354,8 +356,8 @@ static void reduce_cols_task(void *ctx, int64_t begin, int64_t end)
     const dim_list *k = &c->kept;
     int64_t lastn = k->shape[k->n - 1], lasts = k->strides[k->n - 1];
     int64_t nblocks = (lastn + c->col_block - 1) / c->col_block;
-    double facc[RUN_BLOCK], fbuf[RUN_BLOCK];
-    int64_t iacc[RUN_BLOCK], ibuf[RUN_BLOCK];
+    double facc[COL_BLOCK], fbuf[COL_BLOCK];
+    int64_t iacc[COL_BLOCK], ibuf[COL_BLOCK];
     for (int64_t t = begin; t < end; t++) {
         int64_t outer = t / nblocks, blk = t % nblocks;
         int64_t j0 = blk * c->col_block;
@@ -443,7 +445,7 @@ int cpu_reduce(ty_array *out)
         && abs64(c.kept.strides[c.kept.n - 1]) < min_red_stride) {
         /* column mode: e.g. sum over axis 0 of a row-major matrix */
         int64_t lastn = c.kept.shape[c.kept.n - 1];
-        c.col_block = lastn < RUN_BLOCK ? lastn : RUN_BLOCK;
+        c.col_block = lastn < COL_BLOCK ? lastn : COL_BLOCK;
         int64_t ntasks = (nout / lastn) * ((lastn + c.col_block - 1) / c.col_block);
         int64_t grain = PARALLEL_WORK / (c.col_block * c.nred) + 1;
         pool_parallel_for(ntasks, grain, reduce_cols_task, &c);

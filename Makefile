@@ -96,5 +96,8 @@ install: all
 	install -m 644 core/tycho.h $(DESTDIR)$(PREFIX)/include/tycho.h
 	install -m 644 repl/tycho.1 $(DESTDIR)$(PREFIX)/share/man/man1/tycho.1
 
+bench: all
+	sh bench/run.sh
+
 clean:
 	rm -rf $(B) tycho tycho.so libtycho.a

@@ -82,6 +82,28 @@ char *ty_device_string(ty_device device, char *buf, size_t size);
 bool ty_device_equal(ty_device a, ty_device b);
 bool ty_device_available(ty_device device);
 
+/* What tycho knows of a device (ty.devices(), `tycho devices`). */
+typedef struct ty_device_info {
+    ty_device device;
+    char name[256];
+    const char *type;                  /* "cpu", "discrete", "integrated",
+                                          "virtual", "software" */
+    uint64_t memory;                   /* bytes (device-local heap, or RAM) */
+    uint32_t subgroup_size;            /* 0 for the CPU */
+    uint32_t shared_memory;            /* bytes per workgroup */
+    uint64_t max_buffer_range;         /* maxStorageBufferRange */
+    uint64_t max_allocation;           /* maxMemoryAllocationSize */
+    bool float16;                      /* float16 arithmetic in shaders */
+    bool cooperative_matrix;           /* matrix units (16x16x16 f16 -> f32) */
+    bool usable;                       /* false: note says why */
+    char note[128];
+} ty_device_info;
+
+/* Devices: index 0 is the CPU, then Vulkan devices vulkan:0, vulkan:1, ...
+ * (discrete first, then integrated, then software). */
+int ty_device_count(void);
+int ty_device_get_info(int index, ty_device_info *out);
+
 /* ---------------------------------------------------------------- runtime */
 
 void ty_set_num_threads(int n);        /* <= 0: number of cores */

@@ -53,6 +53,8 @@ done
 
 echo "# tycho benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  ($(( $(date +%s) - START )) s)"
 echo "# machine: $(nproc) CPUs, ${CPU:-unknown CPU}; $(uname -sr)"
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+echo "# tycho: commit $REV (./tycho built $(date -u -r tycho '+%Y-%m-%d %H:%M UTC'))"
 echo "# tycho device: $DEVICE; threads: $THREADS (NumPy/OpenBLAS and torch set to match)"
 echo "# times: median over $RUNS runs of each run's median per op (ms); ratio > 1: tycho slower"
 echo "# raw outputs: $OUT"

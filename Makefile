@@ -5,7 +5,9 @@ OPT     ?= -O2
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -D_GNU_SOURCE -Icore
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
-CORE_LIBS  := -lopenblas -lz -lm -lpthread
+CORE_LIBS  := -lvulkan -lopenblas -lz -lm -lpthread
+GLSLC      ?= glslc
+GLSLFLAGS  := --target-env=vulkan1.2 -O -Ikernels
 B := build
 
 DEB_PACKAGES := build-essential pkg-config liblua5.4-dev lua5.4 libreadline-dev \
@@ -19,13 +21,16 @@ VIZ_SRC  := $(wildcard viz/*.c)
 REPL_SRC := $(wildcard repl/*.c)
 LUA_FILES := $(sort $(wildcard lua/tycho/*.lua))
 CTEST_SRC := $(wildcard tests/c/*.c)
+KERNEL_SRC := $(sort $(wildcard kernels/*.comp))
+KERNEL_SPV := $(KERNEL_SRC:kernels/%.comp=$(B)/kernels/%.spv)
 
-CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/vk_shaders.o
 LUAB_OBJ := $(LUAB_SRC:%.c=$(B)/%.o) $(B)/lua_embedded.o
 VIZ_OBJ  := $(VIZ_SRC:%.c=$(B)/%.o)
 REPL_OBJ := $(REPL_SRC:%.c=$(B)/%.o)
 
-.PHONY: FORCE all deps test test-c test-lua test-repl demo install clean check-memory bench
+.PHONY: FORCE all deps test test-c test-lua test-repl test-validation demo install clean \
+  check-memory bench
 all: tycho libtycho.a tycho.so
 
 $(B)/%.o: %.c $(wildcard core/*.h lua/*.h viz/*.h repl/*.h)
@@ -45,6 +50,20 @@ $(B)/lua_embedded.c: $(B)/embed $(LUA_FILES) $(B)/lua_files.txt
 	$(B)/embed lua $(LUA_FILES) > $@
 
 $(B)/lua_embedded.o: $(B)/lua_embedded.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Vulkan kernels: kernels/*.comp -> SPIR-V -> vk_shaders[] (core/vk.h).
+$(B)/kernels/%.spv: kernels/%.comp $(wildcard kernels/*.glsl)
+	@mkdir -p $(dir $@)
+	$(GLSLC) $(GLSLFLAGS) -o $@ $<
+
+$(B)/kernel_files.txt: FORCE
+	@mkdir -p $(B); echo '$(KERNEL_SRC)' | cmp -s - $@ || echo '$(KERNEL_SRC)' > $@
+
+$(B)/vk_shaders.c: $(B)/embed $(KERNEL_SPV) $(B)/kernel_files.txt
+	$(B)/embed spv $(KERNEL_SPV) > $@
+
+$(B)/vk_shaders.o: $(B)/vk_shaders.c core/vk.h core/internal.h core/tycho.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 libtycho.a: $(CORE_OBJ)
@@ -77,6 +96,19 @@ test: deps
 	@echo "== Lua tests";  ./tycho tests/lua/run.lua
 	@echo "== module test"; lua5.4 -e 'package.cpath="./?.so;"..package.cpath; local ty=require "tycho"; assert(ty.ones{3}:sum():item()==3); print("require \"tycho\" from lua5.4: ok")'
 	@echo "== REPL tests"; sh tests/repl/run.sh
+
+# The Vulkan tests (C suite and Lua tests on vulkan:0) under the Khronos
+# validation layer with synchronization validation; any error it reports
+# fails the run (TYCHO_VALIDATION=1 installs a messenger that counts them:
+# the next synchronize returns an error and the process exits with 1).
+VALIDATION_ENV := TYCHO_VALIDATION=1 TYCHO_DEVICE=vulkan \
+  VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation \
+  VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT
+test-validation: all $(B)/tests/c/run_tests
+	@echo "== C tests (Vulkan, validation layer)"
+	$(VALIDATION_ENV) $(B)/tests/c/run_tests
+	@echo "== Lua tests (Vulkan, validation layer)"
+	$(VALIDATION_ENV) ./tycho tests/lua/run.lua
 
 check-memory: all
 	TYCHO_DEVICE=cpu valgrind --error-exitcode=1 --leak-check=full \

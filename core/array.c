@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "vk.h"
 
 static uint64_t next_id;
 
@@ -36,19 +37,31 @@ int ty__axis(const char *op, int axis, int ndim)
 {
     int r = axis < 0 ? axis + ndim : axis;
     if (r < 0 || r >= ndim) {
-        ty__error("[%s] axis %d is out of range for an array of %d dimension%s", op, axis,
+        ty__error("[%s] axis %d is out of range for an array of %d dimension%s", op, ty__ax(axis),
                   ndim, ndim == 1 ? "" : "s");
         return -1;
     }
     return r;
 }
 
-static ty_array *array_alloc(int ndim, const int64_t *shape, ty_dtype dtype,
+/* Largest array, in bytes: beyond it sizes could overflow int64 offsets. */
+#define MAX_ARRAY_BYTES ((int64_t)1 << 60)
+
+static ty_array *array_alloc(const char *op, int ndim, const int64_t *shape, ty_dtype dtype,
                              ty_device device)
 {
     if (ndim < 0 || ndim > TY_MAX_DIMS)
-        return ty__error_null("[array] %d dimensions (at most %d are supported)", ndim,
+        return ty__error_null("[%s] %d dimensions (at most %d are supported)", op, ndim,
                               TY_MAX_DIMS);
+    int64_t bytes = (int64_t)ty_dtype_size(dtype);
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0 || __builtin_mul_overflow(bytes, shape[i], &bytes) ||
+            bytes > MAX_ARRAY_BYTES) {
+            char buf[TY_SHAPE_BUF];
+            return ty__error_null("[%s] shape %s of %s is too large (over 2^60 bytes)", op,
+                                  ty__shape_str(ndim, shape, buf, sizeof buf),
+                                  ty_dtype_name(dtype));
+        }
     ty_array *a = calloc(1, sizeof *a);
     if (!a) return ty__error_null("[array] out of host memory");
     a->refcount = 1;
@@ -71,7 +84,7 @@ ty_array *ty__array_new_node(ty_op op, int ninputs, ty_array *const *inputs,
 {
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0) return ty__error_null("[%s] negative dimension", ty_op_name(op));
-    ty_array *a = array_alloc(ndim, shape, dtype, device);
+    ty_array *a = array_alloc(ty_op_name(op), ndim, shape, dtype, device);
     if (!a) return NULL;
     ty_node *n = calloc(1, sizeof *n);
     ty_array **in = ninputs ? calloc((size_t)ninputs, sizeof *in) : NULL;
@@ -93,7 +106,7 @@ ty_array *ty__array_new_node(ty_op op, int ninputs, ty_array *const *inputs,
 ty_array *ty__array_new_buffer(int ndim, const int64_t *shape, ty_dtype dtype,
                                ty_device device)
 {
-    ty_array *a = array_alloc(ndim, shape, dtype, device);
+    ty_array *a = array_alloc("array", ndim, shape, dtype, device);
     if (!a) return NULL;
     a->buffer = ty__buffer_alloc(device, (size_t)a->size * ty_dtype_size(dtype));
     if (!a->buffer) {
@@ -200,14 +213,21 @@ ty_array *ty_from_data(const void *data, ty_dtype dtype, int ndim, const int64_t
         return ty__error_null("[array] float64 is supported on the CPU backend only");
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0) return ty__error_null("[array] negative dimension");
-    ty_device cpu = {TY_CPU, 0};
-    ty_array *a = ty__array_new_buffer(ndim, shape, dtype, cpu);
+    if (!ty_device_available(device)) {
+        char buf[16];
+        return ty__error_null("[array] device %s is not available",
+                              ty_device_string(device, buf, sizeof buf));
+    }
+    ty_array *a = ty__array_new_buffer(ndim, shape, dtype, device);
     if (!a) return NULL;
-    if (a->size) memcpy(a->buffer->data, data, (size_t)a->size * ty_dtype_size(dtype));
-    if (device.kind == TY_CPU) return a;
-    ty_array *moved = ty_to_device(a, device);
-    ty_release(a);
-    return moved;
+    size_t nbytes = (size_t)a->size * ty_dtype_size(dtype);
+    if (device.kind == TY_CPU) {
+        if (nbytes) memcpy(a->buffer->data, data, nbytes);
+    } else if (vk_upload(a->buffer, 0, data, nbytes) != 0) {
+        ty_release(a);
+        return NULL;
+    }
+    return a;
 }
 
 ty_array *ty_scalar(double value, ty_dtype dtype, ty_device device)
@@ -281,5 +301,45 @@ ty_array *ty_to_device(ty_array *a, ty_device device)
                               ty_device_string(device, buf, sizeof buf));
     }
     if (ty_device_equal(a->device, device)) return ty_retain(a);
-    return ty__error_null("[to] moving between devices needs the Vulkan backend");
+    if (a->dtype == TY_FLOAT64 && device.kind != TY_CPU)
+        return ty__error_null("[to] float64 is supported on the CPU backend only");
+    if (ty_eval(&a, 1) != 0) return NULL;
+    ty_device cpu = {TY_CPU, 0};
+    if (a->device.kind != TY_CPU && device.kind != TY_CPU) {
+        /* Between Vulkan devices: through the host. */
+        ty_array *host = ty_to_device(a, cpu);
+        if (!host) return NULL;
+        ty_array *r = ty_to_device(host, device);
+        ty_release(host);
+        return r;
+    }
+    /* Copies move contiguous bytes: make a contiguous copy where a is a
+     * strided view (on a's own device). */
+    ty_array *src = ty_retain(a);
+    if (!ty__is_contiguous(src)) {
+        ty_array *c = ty_contiguous(src);
+        ty_release(src);
+        if (!c || ty_eval(&c, 1) != 0) {
+            ty_release(c);
+            return NULL;
+        }
+        src = c;
+    }
+    ty_array *out = ty__array_new_buffer(a->ndim, a->shape, a->dtype, device);
+    if (!out) {
+        ty_release(src);
+        return NULL;
+    }
+    size_t es = ty_dtype_size(a->dtype), nbytes = (size_t)a->size * es;
+    int rc = 0;
+    if (nbytes && device.kind != TY_CPU)
+        rc = vk_upload(out->buffer, 0, ty__elem_ptr(src, src->offset), nbytes);
+    else if (nbytes)
+        rc = vk_download(src->buffer, (size_t)src->offset * es, out->buffer->data, nbytes);
+    ty_release(src);
+    if (rc != 0) {
+        ty_release(out);
+        return NULL;
+    }
+    return out;
 }

@@ -4,6 +4,17 @@
 #include "internal.h"
 
 static _Thread_local char error_message[1024];
+static int axis_base;
+
+void ty_set_axis_base(int base)
+{
+    axis_base = base;
+}
+
+int ty__ax(int axis)
+{
+    return axis >= 0 ? axis + axis_base : axis;
+}
 
 const char *ty_error_message(void)
 {

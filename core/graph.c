@@ -1,4 +1,5 @@
 /* graph.c -- evaluation: iterative topological sort, views, dispatch. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,9 +52,15 @@ static bool make_view(ty_array *out)
     return true;
 }
 
-/* Computes one node whose inputs are all evaluated. */
-static int run_node(ty_array *a)
+/* Nodes recorded into one command buffer before it is submitted, so that
+ * Ctrl-C can stop a long evaluation between chunks. */
+#define VK_CHUNK_NODES 512
+
+/* Computes one node whose inputs are all evaluated; *recorded is set when a
+ * device backend recorded work for it. */
+static int run_node(ty_array *a, bool *recorded)
 {
+    *recorded = false;
     if (make_view(a)) return 0;
     const ty_backend *backend = ty__backend_for(a->device);
     if (!backend) {
@@ -70,6 +77,7 @@ static int run_node(ty_array *a)
         a->buffer = NULL;
         return -1;
     }
+    *recorded = a->device.kind != TY_CPU;
     return 0;
 }
 
@@ -135,6 +143,8 @@ int ty_eval(ty_array *const *arrays, int n)
     int64_t count = 0;
     if (topo_sort(arrays, n, &order, &count) != 0) return -1;
     int rc = 0;
+    int64_t pending = 0;                /* device nodes recorded, not submitted */
+    bool device_used = false;
     for (int64_t i = 0; i < count; i++) {
         if (ty__interrupted) {
             ty__interrupted = 0;
@@ -142,16 +152,36 @@ int ty_eval(ty_array *const *arrays, int n)
             break;
         }
         ty_array *a = order[i];
-        if (run_node(a) != 0) {
+        bool recorded;
+        device_used |= a->device.kind != TY_CPU;
+        if (run_node(a, &recorded) != 0) {
             rc = -1;
             break;
         }
         /* Dropping the node releases the inputs: an intermediate buffer is
-         * freed as soon as its last consumer has run. */
+         * freed as soon as its last consumer has run (a device block goes
+         * back to its cache; recorded work that uses it stays ordered). */
         ty__detach_node(a);
+        if (recorded) {
+            if (++pending == VK_CHUNK_NODES) {
+                pending = 0;
+                if (ty__vk_backend.synchronize() != 0) {
+                    rc = -1;
+                    break;
+                }
+            }
+        }
     }
     free(order);
     const ty_backend *cpu = &ty__cpu_backend;
     if (cpu->synchronize) cpu->synchronize();
+    if (device_used) {
+        /* Submits what is recorded and waits; a kernel's error (a bad index)
+         * surfaces here. An earlier error keeps its message. */
+        char saved[1024] = "";
+        if (rc != 0) snprintf(saved, sizeof saved, "%s", ty_error_message());
+        if (ty__vk_backend.synchronize() != 0 && rc == 0) rc = -1;
+        else if (rc != 0) ty__error("%s", saved);
+    }
     return rc;
 }

@@ -18,6 +18,9 @@ int ty__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, returning NULL (for constructors). */
 void *ty__error_null(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* An axis as error messages show it (see ty_set_axis_base). */
+int ty__ax(int axis);
+
 /* Writes "(2,3)" for a shape into buf. */
 char *ty__shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
 #define TY_SHAPE_BUF 128
@@ -147,6 +150,7 @@ typedef struct ty_backend {
 } ty_backend;
 
 extern const ty_backend ty__cpu_backend;
+extern const ty_backend ty__vk_backend;    /* core/vk_backend.c */
 const ty_backend *ty__backend_for(ty_device device);
 
 /* ---------------------------------------------------------------- memory */

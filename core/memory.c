@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "vk.h"
 
 #define MAX_DEVICES 9   /* cpu + up to 8 Vulkan devices */
 
@@ -22,9 +23,14 @@ static int slot(ty_device d)
     return (s >= 0 && s < MAX_DEVICES) ? s : MAX_DEVICES - 1;
 }
 
-/* The default limit: three quarters of physical memory. */
-static size_t default_limit(void)
+/* The default limit: three quarters of physical memory (CPU), nine tenths
+ * of the device-local heap (Vulkan). */
+static size_t default_limit(ty_device device)
 {
+    if (device.kind == TY_VULKAN) {
+        const vk_device_facts *f = vk_facts(device.index);
+        if (f && f->memory) return (size_t)(f->memory / 10 * 9);
+    }
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return (size_t)8 << 30;
     return (size_t)pages / 4 * 3 * (size_t)page;
@@ -47,7 +53,7 @@ int mem_reserve(ty_device device, size_t nbytes)
 {
     pthread_mutex_lock(&memory_lock);
     device_memory *m = &memory[slot(device)];
-    if (!m->limit) m->limit = default_limit();
+    if (!m->limit) m->limit = default_limit(device);
     if (nbytes > m->limit || m->active > m->limit - nbytes) {
         char req[32], used[32], lim[32], dev[16];
         format_bytes(nbytes, req, sizeof req);
@@ -76,19 +82,20 @@ int ty_memory_stats_get(ty_device device, ty_memory_stats *out)
 {
     pthread_mutex_lock(&memory_lock);
     device_memory *m = &memory[slot(device)];
-    if (!m->limit) m->limit = default_limit();
+    if (!m->limit) m->limit = default_limit(device);
     out->active = m->active;
     out->peak = m->peak;
     out->cached = m->cached;
     out->limit = m->limit;
     pthread_mutex_unlock(&memory_lock);
+    if (device.kind == TY_VULKAN) out->cached = vk_cached_bytes(device);
     return 0;
 }
 
 int ty_memory_limit_set(ty_device device, size_t bytes)
 {
     pthread_mutex_lock(&memory_lock);
-    memory[slot(device)].limit = bytes ? bytes : default_limit();
+    memory[slot(device)].limit = bytes ? bytes : default_limit(device);
     pthread_mutex_unlock(&memory_lock);
     return 0;
 }
@@ -103,14 +110,26 @@ void ty_memory_reset_peak(ty_device device)
 
 void ty_clear_cache(void)
 {
-    /* The CPU backend keeps no cache; device backends release theirs here. */
+    /* The CPU backend keeps no cache. */
+    vk_clear_cache();
 }
 
 ty_buffer *ty__buffer_alloc(ty_device device, size_t nbytes)
 {
-    if (device.kind != TY_CPU)
-        return ty__error_null("[alloc] no backend for this device");
     if (mem_reserve(device, nbytes) != 0) return NULL;
+    if (device.kind == TY_VULKAN) {
+        ty_buffer *vb = calloc(1, sizeof *vb);
+        if (!vb || vk_buffer_alloc(device, nbytes, vb) != 0) {
+            if (!vb) ty__error("[alloc] out of host memory");
+            free(vb);
+            mem_unreserve(device, nbytes);
+            return NULL;
+        }
+        vb->nbytes = nbytes;
+        vb->refcount = 1;
+        vb->device = device;
+        return vb;
+    }
     ty_buffer *b = malloc(sizeof *b);
     size_t padded = (nbytes + 63) / 64 * 64;
     void *data = aligned_alloc(64, padded ? padded : 64);
@@ -138,6 +157,7 @@ void ty__buffer_release(ty_buffer *b)
 {
     if (!b || __atomic_sub_fetch(&b->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     mem_unreserve(b->device, b->nbytes);
-    free(b->data);
+    if (b->device.kind == TY_VULKAN) vk_buffer_free(b);
+    else free(b->data);
     free(b);
 }

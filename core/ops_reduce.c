@@ -1,4 +1,5 @@
 /* ops_reduce.c -- reductions, scans, softmax and matmul constructors. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -28,7 +29,7 @@ int ty__resolve_axes(const char *op, const int *axes, int naxes, int ndim, int *
         int r = ty__axis(op, axes[i], ndim);
         if (r < 0) return -1;
         if (seen[r]) {
-            ty__error("[%s] axis %d is repeated", op, axes[i]);
+            ty__error("[%s] axis %d is repeated", op, ty__ax(axes[i]));
             return -1;
         }
         seen[r] = true;
@@ -72,7 +73,7 @@ ty_array *ty_reduce(ty_op op, ty_array *a, const int *axes, int naxes, bool keep
             if (a->shape[p.axes[i]] == 0) {
                 char buf[TY_SHAPE_BUF];
                 return ty__error_null("[%s] cannot reduce the empty axis %d of shape %s",
-                                      name, p.axes[i], ty__shp(a, buf));
+                                      name, ty__ax(p.axes[i]), ty__shp(a, buf));
             }
     int64_t shape[TY_MAX_DIMS];
     int nd = reduced_shape(a, p.axes, n, keepdims, shape);
@@ -105,15 +106,31 @@ static ty_dtype float_dtype(ty_dtype t)
     return ty_dtype_is_float(t) ? t : TY_FLOAT32;
 }
 
+/* Compositions compute half-precision inputs in float32 (a float16 sum of
+ * 70000 ones overflows) and cast the result back. */
+static ty_dtype compute_dtype(ty_dtype t)
+{
+    return (t == TY_FLOAT16 || t == TY_BFLOAT16) ? TY_FLOAT32 : float_dtype(t);
+}
+
+/* r cast to the result dtype of a float composition over a (consumes r). */
+static ty_array *cast_back(ty_array *r, const ty_array *a)
+{
+    if (!r) return NULL;
+    ty_array *c = ty__cast(r, float_dtype(a->dtype));
+    ty_release(r);
+    return c;
+}
+
 ty_array *ty_mean(ty_array *a, const int *axes, int naxes, bool keepdims)
 {
     if (!a) return ty__error_null("[mean] argument is NULL");
-    ty_array *x = ty__cast(a, float_dtype(a->dtype));
+    ty_array *x = ty__cast(a, compute_dtype(a->dtype));
     ty_array *s = x ? ty_sum(x, axes, naxes, keepdims) : NULL;
     ty_array *n = s ? ty__const_like(a, (double)reduced_count(a, axes, naxes), x->dtype)
                     : NULL;
     ty_array *r = n ? ty_div(s, n) : NULL;
-    return ty__drop(r, 3, x, s, n);
+    return ty__drop(cast_back(r, a), 3, x, s, n);
 }
 
 ty_array *ty_var(ty_array *a, const int *axes, int naxes, bool keepdims, int ddof)
@@ -121,7 +138,7 @@ ty_array *ty_var(ty_array *a, const int *axes, int naxes, bool keepdims, int ddo
     if (!a) return ty__error_null("[var] argument is NULL");
     int ax[TY_MAX_DIMS];
     if (ty__resolve_axes("var", axes, naxes, a->ndim, ax) < 0) return NULL;
-    ty_array *x = ty__cast(a, float_dtype(a->dtype));
+    ty_array *x = ty__cast(a, compute_dtype(a->dtype));
     ty_array *m = x ? ty_mean(x, axes, naxes, true) : NULL;
     ty_array *d = m ? ty_sub(x, m) : NULL;
     ty_array *d2 = d ? ty_square(d) : NULL;
@@ -129,7 +146,7 @@ ty_array *ty_var(ty_array *a, const int *axes, int naxes, bool keepdims, int ddo
     double count = (double)(reduced_count(a, axes, naxes) - ddof);
     ty_array *n = s ? ty__const_like(a, count > 0 ? count : 0, x->dtype) : NULL;
     ty_array *r = n ? ty_div(s, n) : NULL;
-    return ty__drop(r, 6, x, m, d, d2, s, n);
+    return ty__drop(cast_back(r, a), 6, x, m, d, d2, s, n);
 }
 
 ty_array *ty_std(ty_array *a, const int *axes, int naxes, bool keepdims, int ddof)
@@ -144,7 +161,14 @@ ty_array *ty_logsumexp(ty_array *a, const int *axes, int naxes, bool keepdims)
     int ax[TY_MAX_DIMS];
     int n = ty__resolve_axes("logsumexp", axes, naxes, a->ndim, ax);
     if (n < 0) return NULL;
-    ty_array *x = ty__cast(a, float_dtype(a->dtype));
+    for (int i = 0; i < n; i++)
+        if (a->shape[ax[i]] == 0) {   /* log of an empty sum: -inf, as NumPy */
+            ty_array *shape = ty_sum(a, ax, n, keepdims);
+            ty_array *r = shape ? ty_full(shape->ndim, shape->shape, -INFINITY,
+                                          float_dtype(a->dtype), a->device) : NULL;
+            return ty__drop(r, 1, shape);
+        }
+    ty_array *x = ty__cast(a, compute_dtype(a->dtype));
     ty_array *m = x ? ty_max(x, ax, n, true) : NULL;
     /* an all -inf slice has max -inf: shift by 0 there to avoid inf - inf */
     ty_array *inf = m ? ty_isinf(m) : NULL;
@@ -160,7 +184,7 @@ ty_array *ty_logsumexp(ty_array *a, const int *axes, int naxes, bool keepdims)
         out = ty_squeeze(r, ax, n);
         ty_release(r);
     }
-    return ty__drop(out, 9, x, m, inf, zero, ms, d, e, s, l);
+    return ty__drop(cast_back(out, a), 9, x, m, inf, zero, ms, d, e, s, l);
 }
 
 static ty_array *arg_reduce(ty_op op, ty_array *a, int axis, bool keepdims, int base)
@@ -176,7 +200,7 @@ static ty_array *arg_reduce(ty_op op, ty_array *a, int axis, bool keepdims, int 
     if (ax < 0) return NULL;
     if (a->shape[ax] == 0) {
         char buf[TY_SHAPE_BUF];
-        return ty__error_null("[%s] cannot reduce the empty axis %d of shape %s", name, ax,
+        return ty__error_null("[%s] cannot reduce the empty axis %d of shape %s", name, ty__ax(ax),
                               ty__shp(a, buf));
     }
     ty_params p = {0};

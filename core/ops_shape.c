@@ -52,7 +52,7 @@ ty_array *ty_transpose(ty_array *a, const int *perm)
         int r = ty__axis("transpose", ax, a->ndim);
         if (r < 0) return NULL;
         if (seen[r]) return ty__error_null("[transpose] axis %d is repeated in the "
-                                           "permutation", ax);
+                                           "permutation", ty__ax(ax));
         seen[r] = true;
         p.axes[d] = r;
         shape[d] = a->shape[r];
@@ -109,7 +109,8 @@ ty_array *ty_squeeze(ty_array *a, const int *axes, int naxes)
             if (a->shape[r] != 1) {
                 char buf[TY_SHAPE_BUF];
                 return ty__error_null("[squeeze] axis %d of shape %s has size %lld, not 1",
-                                      axes[i], ty__shp(a, buf), (long long)a->shape[r]);
+                                      ty__ax(axes[i]), ty__shp(a, buf),
+                                      (long long)a->shape[r]);
             }
             drop[r] = true;
         }
@@ -141,7 +142,7 @@ ty_array *ty_flatten(ty_array *a, int start_axis, int end_axis)
     int s = ty__axis("flatten", start_axis, a->ndim), e = ty__axis("flatten", end_axis, a->ndim);
     if (s < 0 || e < 0) return NULL;
     if (s > e) return ty__error_null("[flatten] start axis %d is after end axis %d",
-                                     start_axis, end_axis);
+                                     ty__ax(start_axis), ty__ax(end_axis));
     int64_t shape[TY_MAX_DIMS];
     int nd = 0;
     for (int d = 0; d < a->ndim; d++) {
@@ -157,7 +158,7 @@ static int slice_shape(const char *op, const ty_array *a, const int64_t *start,
 {
     for (int d = 0; d < a->ndim; d++) {
         int64_t st = step[d], n;
-        if (st == 0) return ty__error("[%s] slice step is 0 on axis %d", op, d);
+        if (st == 0) return ty__error("[%s] slice step is 0 on axis %d", op, ty__ax(d));
         if (st > 0) n = stop[d] > start[d] ? (stop[d] - start[d] + st - 1) / st : 0;
         else n = start[d] > stop[d] ? (start[d] - stop[d] - st - 1) / -st : 0;
         if (n > 0) {
@@ -166,7 +167,7 @@ static int slice_shape(const char *op, const ty_array *a, const int64_t *start,
                 char buf[TY_SHAPE_BUF];
                 return ty__error("[%s] range %lld:%lld:%lld is out of bounds for axis %d "
                                  "of shape %s", op, (long long)start[d], (long long)stop[d],
-                                 (long long)st, d, ty__shp(a, buf));
+                                 (long long)st, ty__ax(d), ty__shp(a, buf));
             }
         }
         shape[d] = n;
@@ -256,7 +257,7 @@ ty_array *ty_concatenate(ty_array *const *arrays, int n, int axis)
         if (!ok) {
             char s0[TY_SHAPE_BUF], s1[TY_SHAPE_BUF];
             return ty__error_null("[concatenate] shapes %s and %s differ outside axis %d",
-                                  ty__shp(a0, s0), ty__shp(a, s1), axis);
+                                  ty__shp(a0, s0), ty__shp(a, s1), ty__ax(ax));
         }
         shape[ax] += a->shape[ax];
         dt = ty_promote(dt, a->dtype);
@@ -355,13 +356,32 @@ ty_array *ty_pad(ty_array *a, const int64_t *before, const int64_t *after, doubl
     int64_t shape[TY_MAX_DIMS];
     for (int d = 0; d < a->ndim; d++) {
         if (before[d] < 0 || after[d] < 0)
-            return ty__error_null("[pad] negative pad width on axis %d", d);
+            return ty__error_null("[pad] negative pad width on axis %d", ty__ax(d));
         p.start[d] = before[d];
         p.stop[d] = after[d];
         shape[d] = a->shape[d] + before[d] + after[d];
     }
     p.value = value;
     return ty__array_new_node(TY_OP_PAD, 1, &a, &p, a->ndim, shape, a->dtype, a->device);
+}
+
+/* Repeats axis `ax` of x (viewed as (outer, d, inner)) `r` times, each element
+ * (`interleave`) or the whole axis (tile); stays within 4 dimensions. */
+static ty_array *repeat_axis(ty_array *x, int ax, int64_t r, bool interleave)
+{
+    int64_t outer = 1, inner = 1, d = x->shape[ax];
+    for (int i = 0; i < ax; i++) outer *= x->shape[i];
+    for (int i = ax + 1; i < x->ndim; i++) inner *= x->shape[i];
+    int64_t s3[3] = {outer, d, inner};
+    int64_t s4[4] = {outer, interleave ? d : r, interleave ? r : d, inner};
+    int64_t e4[4] = {outer, interleave ? d : 1, interleave ? 1 : d, inner};
+    int64_t final[TY_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) final[i] = x->shape[i] * (i == ax ? r : 1);
+    ty_array *v = ty_reshape(x, 3, s3);
+    ty_array *e = v ? ty_reshape(v, 4, e4) : NULL;
+    ty_array *b = e ? ty_broadcast_to(e, 4, s4) : NULL;
+    ty_array *out = b ? ty_reshape(b, x->ndim, final) : NULL;
+    return ty__drop(out, 3, v, e, b);
 }
 
 ty_array *ty_repeat(ty_array *a, int64_t repeats, int axis)
@@ -372,24 +392,17 @@ ty_array *ty_repeat(ty_array *a, int64_t repeats, int axis)
     ty_array *x = a->ndim == 0 ? ty_reshape(a, 1, (int64_t[]){1}) : ty_retain(a);
     if (!x) return NULL;
     int ax = ty__axis("repeat", axis, x->ndim);
-    if (ax < 0) return ty__drop(NULL, 1, x);
-    int64_t shape[TY_MAX_DIMS], merged[TY_MAX_DIMS];
-    for (int d = 0, s = 0; d <= x->ndim; d++) shape[d] = d == ax + 1 ? repeats : x->shape[s++];
-    for (int d = 0; d < x->ndim; d++) merged[d] = x->shape[d] * (d == ax ? repeats : 1);
-    ty_array *e = x->ndim < TY_MAX_DIMS ? ty_expand_dims(x, ax + 1)
-                                        : ty__error_null("[repeat] too many dimensions");
-    ty_array *b = e ? ty_broadcast_to(e, x->ndim + 1, shape) : NULL;
-    ty_array *r = b ? ty_reshape(b, x->ndim, merged) : NULL;
-    return ty__drop(r, 3, x, e, b);
+    ty_array *r = ax < 0 ? NULL : repeat_axis(x, ax, repeats, true);
+    return ty__drop(r, 1, x);
 }
 
 ty_array *ty_tile(ty_array *a, const int64_t *reps, int nreps)
 {
     if (ty__check_inputs("tile", &a, 1) != 0) return NULL;
     int nd = nreps > a->ndim ? nreps : a->ndim;
-    if (2 * nd > TY_MAX_DIMS && nd > 0) {
-        /* tile one axis at a time to stay within the dimension limit */
-    }
+    if (nd > TY_MAX_DIMS)
+        return ty__error_null("[tile] %d repetitions for at most %d dimensions", nreps,
+                              TY_MAX_DIMS);
     int64_t r[TY_MAX_DIMS], s[TY_MAX_DIMS];
     for (int d = 0; d < nd; d++) {
         int ri = d - (nd - nreps), si = d - (nd - a->ndim);
@@ -401,16 +414,9 @@ ty_array *ty_tile(ty_array *a, const int64_t *reps, int nreps)
     ty_array *x = ty_reshape(a, nd, s);
     for (int d = 0; d < nd && x; d++) {
         if (r[d] == 1) continue;
-        /* (..., s_d, ...) -> (..., r_d, s_d, ...) -> (..., r_d * s_d, ...) */
-        ty_array *e = x->ndim < TY_MAX_DIMS ? ty_expand_dims(x, d)
-                                            : ty__error_null("[tile] too many dimensions");
-        int64_t bs[TY_MAX_DIMS], ms[TY_MAX_DIMS];
-        for (int i = 0, j = 0; i <= nd; i++) bs[i] = i == d ? r[d] : x->shape[j++];
-        for (int i = 0; i < nd; i++) ms[i] = x->shape[i] * (i == d ? r[d] : 1);
-        ty_array *b = e ? ty_broadcast_to(e, nd + 1, bs) : NULL;
-        ty_array *m = b ? ty_reshape(b, nd, ms) : NULL;
-        ty__drop(NULL, 3, x, e, b);
-        x = m;
+        ty_array *t = repeat_axis(x, d, r[d], false);
+        ty_release(x);
+        x = t;
     }
     return x;
 }
@@ -462,7 +468,7 @@ ty_array *ty_take(ty_array *a, ty_array *indices, int axis, int index_base)
     for (int d = 0; d < indices->ndim; d++) shape[k++] = indices->shape[d];
     for (int d = ax + 1; d < a->ndim; d++) shape[k++] = a->shape[d];
     if (a->shape[ax] == 0 && ty_size(indices) > 0)
-        return ty__error_null("[take] cannot take from the empty axis %d", axis);
+        return ty__error_null("[take] cannot take from the empty axis %d", ty__ax(ax));
     ty_params p = {0};
     p.axis = ax;
     p.index_base = index_base;
@@ -524,7 +530,7 @@ ty_array *ty_scatter_add(ty_array *a, int axis, ty_array *indices, ty_array *src
     for (int d = 0; d < a->ndim; d++)
         if (d != ax && indices->shape[d] > a->shape[d])
             return ty__error_null("[scatter_add] indices %s exceed the array %s on axis %d",
-                                  ty__shp(indices, si), ty__shp(a, sa), d);
+                                  ty__shp(indices, si), ty__shp(a, sa), ty__ax(d));
     ty_array *cs = ty__cast(src, a->dtype);
     ty_array *bs = cs ? ty_broadcast_to(cs, indices->ndim, indices->shape) : NULL;
     ty_array *out = NULL;
@@ -592,7 +598,7 @@ int ty_topk(ty_array *a, int64_t k, int axis, bool largest, int index_base,
     if (k < 0 || k > a->shape[ax]) {
         char buf[TY_SHAPE_BUF];
         return ty__error("[topk] k = %lld is out of range for axis %d of shape %s",
-                         (long long)k, axis, ty__shp(a, buf));
+                         (long long)k, ty__ax(ax), ty__shp(a, buf));
     }
     ty_array *order = ty_argsort(a, ax, largest, index_base);
     if (!order) return -1;

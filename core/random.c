@@ -77,7 +77,9 @@ ty_array *ty_random_uniform(ty_key key, int ndim, const int64_t *shape, double l
                             ty_dtype dtype, ty_device device)
 {
     if (need_float("uniform", dtype) != 0) return NULL;
-    if (!(lo <= hi)) return ty__error_null("[uniform] low %g is greater than high %g", lo, hi);
+    if (!isfinite(lo) || !isfinite(hi))
+        return ty__error_null("[uniform] bounds must be finite, got low %g and high %g", lo, hi);
+    if (lo > hi) return ty__error_null("[uniform] low %g is greater than high %g", lo, hi);
     return draw(TY_RANDOM_UNIFORM, key, ndim, shape, lo, hi, dtype, device);
 }
 
@@ -85,6 +87,9 @@ ty_array *ty_random_normal(ty_key key, int ndim, const int64_t *shape, double me
                            double stddev, ty_dtype dtype, ty_device device)
 {
     if (need_float("normal", dtype) != 0) return NULL;
+    if (!isfinite(mean) || !isfinite(stddev))
+        return ty__error_null("[normal] mean and std must be finite, got %g and %g", mean,
+                              stddev);
     if (!(stddev >= 0)) return ty__error_null("[normal] std must be >= 0, got %g", stddev);
     return draw(TY_RANDOM_NORMAL, key, ndim, shape, mean, stddev, dtype, device);
 }
@@ -98,6 +103,13 @@ ty_array *ty_random_randint(ty_key key, int ndim, const int64_t *shape, int64_t 
     if (lo > hi)
         return ty__error_null("[randint] low %lld is greater than high %lld", (long long)lo,
                               (long long)hi);
+    static const int64_t range[][2] = {
+        [TY_UINT8] = {0, 255}, [TY_INT32] = {INT32_MIN, INT32_MAX},
+        [TY_INT64] = {INT64_MIN, INT64_MAX},
+    };
+    if (lo < range[dtype][0] || hi > range[dtype][1])
+        return ty__error_null("[randint] bounds %lld..%lld do not fit %s", (long long)lo,
+                              (long long)hi, ty_dtype_name(dtype));
     double dlo = (double)lo, dhi = (double)hi;
     if ((int64_t)dlo != lo || (int64_t)dhi != hi)
         return ty__error_null("[randint] bounds beyond 2^53 are not supported");

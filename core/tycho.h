@@ -31,6 +31,10 @@ typedef struct ty_array ty_array;
 
 /* ---------------------------------------------------------------- errors */
 
+/* Axes in error messages are shown in this base: 0 (the default) for C,
+ * 1 for Lua; negative axes are shown as given. */
+void ty_set_axis_base(int base);
+
 /* The last error message of this thread ("" when none). */
 const char *ty_error_message(void);
 void ty_error_clear(void);

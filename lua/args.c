@@ -54,72 +54,192 @@ bool lty_arg_is_opts(lua_State *L, int idx)
     return lua_rawlen(L, idx) == 0;
 }
 
-/* Pushes opts[field] (nil when opts == 0) and returns its type. */
-static int get_field(lua_State *L, int opts, const char *field)
+/* Option names accepted for a canonical one, as in PyTorch. */
+static const struct { const char *alias, *name; } opt_aliases[] = {
+    {"keepdim", "keepdims"},
+    {"dim", "axis"},
+};
+
+static const char *alias_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof opt_aliases / sizeof opt_aliases[0]; i++)
+        if (strcmp(opt_aliases[i].name, name) == 0) return opt_aliases[i].alias;
+    return NULL;
+}
+
+/* True when the space-separated list `allowed` holds the word key[0..n). */
+static bool word_in(const char *allowed, const char *key, size_t n)
+{
+    for (const char *p = allowed; *p;) {
+        size_t w = strcspn(p, " ");
+        if (w == n && strncmp(p, key, n) == 0) return true;
+        p += w;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
+void lty_arg_check_opts(lua_State *L, int opts, const char *fname, const char *allowed)
+{
+    if (opts == 0 || lua_type(L, opts) != LUA_TTABLE) return;
+    opts = lua_absindex(L, opts);
+    lua_pushnil(L);
+    while (lua_next(L, opts)) {
+        lua_pop(L, 1);
+        size_t n = 0;
+        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        bool ok = key && word_in(allowed, key, n);
+        for (size_t i = 0; key && !ok && i < sizeof opt_aliases / sizeof opt_aliases[0]; i++)
+            ok = strcmp(key, opt_aliases[i].alias) == 0
+                 && word_in(allowed, opt_aliases[i].name, strlen(opt_aliases[i].name));
+        if (ok) continue;
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (const char *p = allowed; *p;) {
+            size_t w = strcspn(p, " ");
+            luaL_addlstring(&b, p, w);
+            p += w;
+            p += strspn(p, " ");
+            if (*p) luaL_addstring(&b, ", ");
+        }
+        luaL_pushresult(&b);
+        const char *expected = lua_tostring(L, -1);
+        if (key)
+            luaL_error(L, "[%s] unknown option '%s' (expected %s)", fname, key,
+                       *expected ? expected : "no options");
+        luaL_error(L, "[%s] unknown option [%s] (options are named: expected %s)", fname,
+                   luaL_tolstring(L, -2, NULL), *expected ? expected : "no options");
+    }
+    for (size_t i = 0; i < sizeof opt_aliases / sizeof opt_aliases[0]; i++) {
+        int a = lua_getfield(L, opts, opt_aliases[i].alias);
+        int c = lua_getfield(L, opts, opt_aliases[i].name);
+        lua_pop(L, 2);
+        if (a != LUA_TNIL && c != LUA_TNIL)
+            luaL_error(L, "[%s] options '%s' and '%s' are the same; give one", fname,
+                       opt_aliases[i].name, opt_aliases[i].alias);
+    }
+}
+
+int lty_arg_field(lua_State *L, int opts, const char *field)
 {
     if (opts == 0) {
         lua_pushnil(L);
         return LUA_TNIL;
     }
-    return lua_getfield(L, opts, field);
+    int t = lua_getfield(L, opts, field);
+    const char *alias = t == LUA_TNIL ? alias_of(field) : NULL;
+    if (alias) {
+        lua_pop(L, 1);
+        t = lua_getfield(L, opts, alias);
+    }
+    return t;
 }
 
 bool lty_arg_has(lua_State *L, int opts, const char *field)
 {
-    int t = get_field(L, opts, field);
+    int t = lty_arg_field(L, opts, field);
     lua_pop(L, 1);
     return t != LUA_TNIL;
 }
 
-bool lty_arg_bool(lua_State *L, int opts, const char *field, bool def)
+bool lty_arg_bool(lua_State *L, int opts, const char *fname, const char *field, bool def)
 {
-    int t = get_field(L, opts, field);
+    int t = lty_arg_field(L, opts, field);
     bool v = t == LUA_TNIL ? def : lua_toboolean(L, -1);
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
-        luaL_error(L, "option '%s' must be a boolean, got %s", field, lua_typename(L, t));
+        luaL_error(L, "[%s] option '%s' must be a boolean, got %s", fname, field,
+                   lua_typename(L, t));
     lua_pop(L, 1);
     return v;
 }
 
-double lty_arg_number(lua_State *L, int opts, const char *field, double def)
+double lty_arg_number(lua_State *L, int opts, const char *fname, const char *field,
+                      double def)
 {
-    int t = get_field(L, opts, field);
+    int t = lty_arg_field(L, opts, field);
     double v = def;
     if (t != LUA_TNIL) {
         int ok;
         v = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "option '%s' must be a number, got %s", field,
-                            lua_typename(L, t));
+        if (!ok || t != LUA_TNUMBER)
+            luaL_error(L, "[%s] option '%s' must be a number, got %s", fname, field,
+                       lua_typename(L, t));
     }
     lua_pop(L, 1);
     return v;
 }
 
-lua_Integer lty_arg_integer(lua_State *L, int opts, const char *field, lua_Integer def)
+lua_Integer lty_arg_integer(lua_State *L, int opts, const char *fname, const char *field,
+                            lua_Integer def)
 {
-    int t = get_field(L, opts, field);
+    int t = lty_arg_field(L, opts, field);
     lua_Integer v = def;
     if (t != LUA_TNIL) {
         int ok;
         v = lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "option '%s' must be an integer, got %s", field,
-                            luaL_typename(L, -1));
+        if (!ok || t != LUA_TNUMBER)
+            luaL_error(L, "[%s] option '%s' must be an integer, got %s", fname, field,
+                       t == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     return v;
 }
 
-const char *lty_arg_string(lua_State *L, int opts, const char *field, const char *def)
+const char *lty_arg_string(lua_State *L, int opts, const char *fname, const char *field,
+                           const char *def)
 {
-    int t = get_field(L, opts, field);
+    int t = lty_arg_field(L, opts, field);
     const char *v = def;
     if (t == LUA_TSTRING) {
         v = lua_tostring(L, -1);       /* anchored by the options table */
     } else if (t != LUA_TNIL) {
-        luaL_error(L, "option '%s' must be a string, got %s", field, lua_typename(L, t));
+        luaL_error(L, "[%s] option '%s' must be a string, got %s", fname, field,
+                   lua_typename(L, t));
     }
     lua_pop(L, 1);
     return v;
+}
+
+/* ---------------------------------------------------------------- plain arguments */
+
+const char *lty_arg_fname(lua_State *L)
+{
+    int t = lua_type(L, lua_upvalueindex(1));
+    if (t == LUA_TSTRING) return lua_tostring(L, lua_upvalueindex(1));
+    if (t == LUA_TNUMBER) return ty_op_name((ty_op)lua_tointeger(L, lua_upvalueindex(1)));
+    lua_Debug ar;
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) return ar.name;
+    return "?";
+}
+
+const char *lty_arg_got(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TNUMBER) return lua_pushfstring(L, "%s", lua_tostring(L, idx));
+    return luaL_typename(L, idx);
+}
+
+lua_Integer lty_arg_int(lua_State *L, int idx, const char *fname, const char *what)
+{
+    int ok;
+    lua_Integer v = lua_tointegerx(L, idx, &ok);
+    if (!ok || lua_type(L, idx) != LUA_TNUMBER)
+        luaL_error(L, "[%s] argument %d (%s) must be an integer, got %s", fname, idx, what,
+                   lty_arg_got(L, idx));
+    return v;
+}
+
+lua_Integer lty_arg_opt_int(lua_State *L, int idx, const char *fname, const char *what,
+                            lua_Integer def)
+{
+    return lua_isnoneornil(L, idx) ? def : lty_arg_int(L, idx, fname, what);
+}
+
+double lty_arg_num(lua_State *L, int idx, const char *fname, const char *what)
+{
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        luaL_error(L, "[%s] argument %d (%s) must be a number, got %s", fname, idx, what,
+                   lty_arg_got(L, idx));
+    return lua_tonumber(L, idx);
 }
 
 /* ---------------------------------------------------------------- dtype, device */
@@ -245,34 +365,60 @@ ty_array *lty_arg_array(lua_State *L, int idx, ty_array *like)
 {
     idx = lua_absindex(L, idx);
     ty_array *a = lty_test(L, idx);
-    if (a) return lty_check(L, idx);   /* raises if released */
-    if (lua_isnoneornil(L, idx))
-        luaL_argerror(L, idx, "array expected, got no value");
+    if (a) return a;
+    int t = lua_type(L, idx);
+    if (t != LUA_TNUMBER && t != LUA_TBOOLEAN && (t != LUA_TTABLE || lua_getmetatable(L, idx)))
+        luaL_error(L, "[%s] argument %d must be an array, a number or a table, got %s",
+                   lty_arg_fname(L), idx, luaL_typename(L, idx));
     a = lty_to_array(L, idx, like);
     lty_push(L, a);
     lua_replace(L, idx);
     return a;
 }
 
+/* Raises unless every leaf of the nested table at idx is an integer-valued
+ * number or a boolean; *wide is set when one does not fit int32, *bools when
+ * a leaf is a boolean. */
+static void check_index_table(lua_State *L, int idx, const char *fname, int depth,
+                              bool *wide, bool *bools)
+{
+    idx = lua_absindex(L, idx);
+    if (depth > TY_MAX_DIMS) luaL_error(L, "[%s] index table nested too deeply", fname);
+    luaL_checkstack(L, 4, "index table nested too deeply");
+    lua_Integer n = luaL_len(L, idx);
+    for (lua_Integer i = 1; i <= n; i++) {
+        int t = lua_geti(L, idx, i);
+        if (t == LUA_TTABLE) {
+            check_index_table(L, -1, fname, depth + 1, wide, bools);
+        } else if (t == LUA_TNUMBER) {
+            int ok;
+            lua_Integer v = lua_tointegerx(L, -1, &ok);
+            if (!ok) luaL_error(L, "[%s] indices must be integers, got %s", fname,
+                                lua_tostring(L, -1));
+            if (v != (int32_t)v) *wide = true;
+        } else if (t == LUA_TBOOLEAN) {
+            *bools = true;
+        }
+        lua_pop(L, 1);
+    }
+}
+
 ty_array *lty_arg_index(lua_State *L, int idx, const char *fname)
 {
     idx = lua_absindex(L, idx);
     ty_array *a = lty_test(L, idx);
-    if (a) return lty_check(L, idx);
+    if (a) return a;
     if (lua_type(L, idx) == LUA_TNUMBER) {
         int ok;
         lua_Integer v = lua_tointegerx(L, idx, &ok);
         if (!ok) luaL_error(L, "[%s] index must be an integer, got %s", fname,
                             lua_tostring(L, idx));
-        a = ty_scalar((double)v, TY_INT32, ty_default_device());
+        a = ty_scalar((double)v, v == (int32_t)v ? TY_INT32 : TY_INT64, ty_default_device());
     } else if (lua_type(L, idx) == LUA_TTABLE) {
-        ty_array *t = lty_to_array(L, idx, NULL);
-        if (t && ty_dtype_is_float(ty_dtype_of(t))) {
-            a = ty_astype(t, TY_INT32);
-            ty_release(t);
-        } else {
-            a = t;
-        }
+        bool wide = false, bools = false;
+        check_index_table(L, idx, fname, 0, &wide, &bools);
+        a = bools ? lty_to_array(L, idx, NULL)
+                  : lty_table_to_array(L, idx, wide ? TY_INT64 : TY_INT32);
     } else {
         luaL_error(L, "[%s] indices must be an array or a table of integers, got %s",
                    fname, luaL_typename(L, idx));
@@ -308,9 +454,7 @@ int lty_arg_axis(lua_State *L, int idx, const char *fname, int ndim, const ty_ar
         luaL_error(L, "[%s] axis must be an integer, got %s", fname,
                    lua_type(L, idx) == LUA_TNUMBER ? lua_tostring(L, idx)
                                                    : luaL_typename(L, idx));
-    lty_arg_axis_value(L, fname, v, ndim, a);
-    int core = lty_axis_arg(L, idx);   /* 0-based, negative from the end */
-    return core < 0 ? core + ndim : core;
+    return lty_arg_axis_value(L, fname, v, ndim, a);
 }
 
 int lty_arg_opt_axis(lua_State *L, int idx, const char *fname, int ndim,
@@ -353,7 +497,9 @@ static const struct { const char *name, *doc; } other_docs[] = {
      "  value itself if it already is an array of that dtype, else ty.array(value)."},
     {"is_array", "ty.is_array(v) -> boolean\n  True when v is a tycho array."},
     {"frombuffer", "ty.frombuffer(bytes, [dtype], [shape], [{offset=}]) -> array\n"
-     "  An array copied from the raw bytes of a Lua string (uint8 default)."},
+     "  An array copied from the raw bytes of a Lua string (uint8 default); without a "
+     "shape the byte count must be a multiple of the item size (one shape entry may be "
+     "-1)."},
     {"set_printoptions", "ty.set_printoptions{precision=, threshold=, edgeitems=, "
      "linewidth=}\n  How arrays print (NumPy's options)."},
     {"get_printoptions", "ty.get_printoptions() -> table\n  The current print options."},

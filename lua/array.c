@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "array.h"
 
 /* ---------------------------------------------------------------- boxes */
@@ -348,6 +349,11 @@ static ty_array *table_to_array(lua_State *L, int idx, bool dtype_given, ty_dtyp
     return a;
 }
 
+ty_array *lty_table_to_array(lua_State *L, int idx, ty_dtype dtype)
+{
+    return table_to_array(L, idx, true, dtype, ty_default_device());
+}
+
 /* Dtype of a Lua number used as a weak scalar next to `like` (MLX rules). */
 static ty_dtype weak_dtype(lua_State *L, int idx, ty_array *like)
 {
@@ -359,8 +365,17 @@ static ty_dtype weak_dtype(lua_State *L, int idx, ty_array *like)
     }
     ty_dtype d = ty_dtype_of(like);
     if (ty_dtype_is_float(d)) return d;
-    if (isint) return d == TY_BOOL ? TY_INT32 : d;
-    return TY_FLOAT32;
+    if (!isint) return TY_FLOAT32;
+    /* An integer the array's dtype cannot hold widens as a strong scalar
+     * would (int32 or int64, then the usual promotion), instead of wrapping. */
+    lua_Integer v = lua_tointeger(L, idx);
+    ty_dtype strong = (v >= INT32_MIN && v <= INT32_MAX) ? TY_INT32 : TY_INT64;
+    switch (d) {
+    case TY_BOOL: return strong;
+    case TY_UINT8: return (v >= 0 && v <= UINT8_MAX) ? d : strong;
+    case TY_INT32: return strong;
+    default: return d;
+    }
 }
 
 /* An owned 0-d array of dtype holding the Lua number at idx. */
@@ -505,6 +520,12 @@ static int arith(lua_State *L, ty_op op)
 {
     ty_array *a = lty_test(L, 1);
     ty_array *b = lty_test(L, 2);
+    for (int i = 1; i <= 2; i++) {
+        int t = lua_type(L, i);
+        if (!lty_test(L, i) && t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TTABLE)
+            return luaL_error(L, "[%s] cannot combine an array with a %s (operand %d)",
+                              ty_op_name(op), luaL_typename(L, i), i);
+    }
     ty_array *like = a ? a : b;
     a = lty_array_anchor(L, 1, like);
     b = lty_array_anchor(L, 2, like);
@@ -551,6 +572,7 @@ static bool opt_present(lua_State *L, int idx, const char *field)
 /* ty.array(value [, dtype | {dtype=, device=}]): a new array. */
 static int ty_array_new(lua_State *L)
 {
+    if (lua_type(L, 2) == LUA_TTABLE) lty_arg_check_opts(L, 2, "array", "dtype device");
     ty_dtype dtype = lty_opt_dtype(L, 2, "dtype", TY_FLOAT32);
     bool given = opt_present(L, 2, "dtype");
     ty_device device = lty_opt_device(L, 2, ty_default_device());
@@ -692,8 +714,10 @@ static int m_copy(lua_State *L)
 static int m_astype(lua_State *L)
 {
     ty_array *a = lty_check(L, 1);
-    ty_dtype d = lty_opt_dtype(L, 2, "dtype", TY_DTYPE_COUNT);
-    if (d == TY_DTYPE_COUNT) return luaL_argerror(L, 2, "dtype expected");
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return luaL_error(L, "[astype] argument 2 (dtype) must be a dtype name such as "
+                          "'float32', got %s", luaL_typename(L, 2));
+    ty_dtype d = lty_opt_dtype(L, 2, "astype", TY_DTYPE_COUNT);
     ty_array *r;
     LTY_CALL(L, r, ty_astype(a, d));
     lty_push(L, r);
@@ -723,33 +747,66 @@ static const luaL_Reg array_methods[] = {
     {NULL, NULL}
 };
 
-/* ty.frombuffer(bytes, dtype, shape, {offset=}): an array holding a copy of
- * the raw bytes of a Lua string (native byte order), like numpy.frombuffer. */
+/* True when idx holds an options table with at least one key. */
+static bool nonempty_opts(lua_State *L, int idx)
+{
+    if (!lty_arg_is_opts(L, idx)) return false;
+    lua_pushnil(L);
+    if (!lua_next(L, idx)) return false;
+    lua_pop(L, 2);
+    return true;
+}
+
+/* ty.frombuffer(bytes, [dtype], [shape], [{offset=}]): an array holding a
+ * copy of the raw bytes of a Lua string (native byte order), like
+ * numpy.frombuffer. Without a shape the byte count (after offset) must be a
+ * multiple of the item size; a shape may read a prefix and hold one -1. */
 static int ty_frombuffer(lua_State *L)
 {
     size_t len;
-    const char *bytes = luaL_checklstring(L, 1, &len);
-    ty_dtype dtype = lty_opt_dtype(L, 2, NULL, TY_UINT8);
-    lua_Integer offset = 0;
-    if (lua_istable(L, 4)) {
-        lua_getfield(L, 4, "offset");
-        offset = luaL_optinteger(L, -1, 0);
-        lua_pop(L, 1);
-    }
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return luaL_error(L, "[frombuffer] argument 1 must be a string of bytes, got %s",
+                          luaL_typename(L, 1));
+    const char *bytes = lua_tolstring(L, 1, &len);
+    int opts = lua_istable(L, 4) ? 4 : nonempty_opts(L, 3) ? 3 : nonempty_opts(L, 2) ? 2 : 0;
+    lty_arg_check_opts(L, opts, "frombuffer", "offset dtype");
+    ty_dtype dtype = TY_UINT8;
+    if (opts != 2 && !lua_isnoneornil(L, 2)) dtype = lty_arg_dtype(L, 2, "frombuffer");
+    dtype = lty_arg_opt_dtype(L, opts, "frombuffer", dtype);
+    lua_Integer offset = lty_arg_integer(L, opts, "frombuffer", "offset", 0);
     if (offset < 0 || (size_t)offset > len)
-        return luaL_error(L, "[frombuffer] offset %d is outside the %d bytes given",
-                          (int)offset, (int)len);
-    size_t es = ty_dtype_size(dtype), avail = (len - (size_t)offset) / es;
-    int64_t shape[TY_MAX_DIMS] = {(int64_t)avail};
+        return luaL_error(L, "[frombuffer] offset %I is outside the %I bytes given",
+                          offset, (lua_Integer)len);
+    size_t es = ty_dtype_size(dtype), nbytes = len - (size_t)offset;
+    int64_t shape[TY_MAX_DIMS] = {(int64_t)(nbytes / es)};
     int ndim = 1;
-    if (!lua_isnoneornil(L, 3)) ndim = lty_shape_arg(L, 3, shape);
+    if (opts != 3 && !lua_isnoneornil(L, 3)) {
+        int next, infer = -1;
+        ndim = lty_arg_shape(L, 3, "frombuffer", true, shape, &next);
+        int64_t known = 1;
+        for (int d = 0; d < ndim; d++) {
+            if (shape[d] == -1) infer = d;
+            else known *= shape[d];
+        }
+        if (infer >= 0) {
+            if (known == 0 || nbytes % (es * (size_t)known) != 0)
+                return luaL_error(L, "[frombuffer] cannot infer the -1 entry of the shape: "
+                                  "%I bytes are not a multiple of %I", (lua_Integer)nbytes,
+                                  (lua_Integer)(es * (size_t)known));
+            shape[infer] = (int64_t)(nbytes / (es * (size_t)known));
+        }
+    } else if (nbytes % es != 0) {
+        return luaL_error(L, "[frombuffer] %I bytes are not a multiple of the %s item size "
+                          "(%I); give a shape to read a prefix", (lua_Integer)nbytes,
+                          ty_dtype_name(dtype), (lua_Integer)es);
+    }
     int64_t need = 1;
     for (int d = 0; d < ndim; d++) need *= shape[d];
-    if (need < 0 || (size_t)need > avail) {
+    if (need < 0 || (size_t)need > nbytes / es) {
         char buf[128];
-        return luaL_error(L, "[frombuffer] shape %s needs %d bytes, only %d given",
+        return luaL_error(L, "[frombuffer] shape %s needs %I bytes, only %I given",
                           lty_shape_tuple(ndim, shape, buf, sizeof buf),
-                          (int)((size_t)need * es), (int)(len - (size_t)offset));
+                          (lua_Integer)((size_t)need * es), (lua_Integer)nbytes);
     }
     lty_push(L, ty_from_data(bytes + offset, dtype, ndim, shape, ty_default_device()));
     return 1;

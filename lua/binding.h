@@ -32,6 +32,9 @@ void lty_push(lua_State *L, ty_array *a);
  * float32 for floats, int32 for integers); booleans become bool scalars;
  * nested tables are converted as ty.array does. */
 ty_array *lty_to_array(lua_State *L, int idx, ty_array *like);
+/* Converts the nested table of numbers or booleans at idx to an owned array
+ * of dtype on the default device (raises on a ragged table). */
+ty_array *lty_table_to_array(lua_State *L, int idx, ty_dtype dtype);
 /* Lua axis (1-based, negative from the end) at idx -> core axis (0-based,
  * negative allowed). */
 int lty_axis_arg(lua_State *L, int idx);

@@ -42,7 +42,18 @@ static bool flag_arg(lua_State *L, int idx, int opts, const char *field, bool de
     else if (!lua_isnoneornil(L, idx) && idx != opts)
         luaL_error(L, "[%s] argument %d must be a boolean (%s) or an options table, got %s",
                    fname, idx, field, luaL_typename(L, idx));
-    return lty_arg_bool(L, opts, field, def);
+    return lty_arg_bool(L, opts, fname, field, def);
+}
+
+/* An axis given as an options table {axis=} (or {dim=}) at idx: checks its
+ * keys against `allowed` and replaces the table by the axis (nil when absent)
+ * for the positional parsing that follows; read other fields first. */
+static void axis_opts(lua_State *L, int idx, const char *fname, const char *allowed)
+{
+    if (!lty_arg_is_opts(L, idx)) return;
+    lty_arg_check_opts(L, idx, fname, allowed);
+    lty_arg_field(L, idx, "axis");
+    lua_replace(L, idx);
 }
 
 /* The array x reshaped to 1-d (owned), for axis=nil meaning "flattened". */
@@ -56,19 +67,27 @@ static ty_array *flattened(lua_State *L, ty_array *x)
 
 /* ---------------------------------------------------------------- creation */
 
-/* A dtype name or an options table {dtype=, device=} at idx. */
-static void creation_opts(lua_State *L, int idx, const char *fname, ty_dtype *dtype,
-                          ty_device *device)
+/* A dtype name or an options table {dtype=, device=} at idx (`allowed`: its
+ * keys, NULL for "dtype device"). */
+static void creation_opts_keys(lua_State *L, int idx, const char *fname, ty_dtype *dtype,
+                               ty_device *device, const char *allowed)
 {
     if (lua_type(L, idx) == LUA_TSTRING) {
         *dtype = lty_arg_dtype(L, idx, fname);
     } else if (lua_type(L, idx) == LUA_TTABLE) {
+        lty_arg_check_opts(L, idx, fname, allowed ? allowed : "dtype device");
         *dtype = lty_arg_opt_dtype(L, idx, fname, *dtype);
         *device = lty_arg_opt_device(L, idx, fname, *device);
     } else if (!lua_isnoneornil(L, idx)) {
-        luaL_error(L, "[%s] expected a dtype name or an options table, got %s", fname,
-                   luaL_typename(L, idx));
+        luaL_error(L, "[%s] argument %d must be a dtype name or an options table, got %s",
+                   fname, idx, lty_arg_got(L, idx));
     }
+}
+
+static void creation_opts(lua_State *L, int idx, const char *fname, ty_dtype *dtype,
+                          ty_device *device)
+{
+    creation_opts_keys(L, idx, fname, dtype, device, NULL);
 }
 
 static int filled(lua_State *L, const char *fname, double value)
@@ -172,19 +191,30 @@ static int l_arange(lua_State *L)
     if (n == 0) luaL_error(L, "[arange] expected arange(n) or arange(a, b[, step])");
     double a = n == 1 ? 1 : v[0], b = n == 1 ? v[0] : v[1], step = n == 3 ? v[2] : 1;
     ty_dtype dtype = integral ? TY_INT32 : TY_FLOAT32;
+    if (integral) {                    /* int64 when a value leaves int32's range */
+        for (int i = 0; i < n; i++) {
+            lua_Integer k = lua_tointeger(L, i + 1);
+            if (k != (int32_t)k) dtype = TY_INT64;
+        }
+    }
     ty_device device = ty_default_device();
     creation_opts(L, n + 1, "arange", &dtype, &device);
     int64_t count = arange_count(L, a, b, step, integral);
+    if (integral && dtype == TY_INT32 && count > 0) {
+        double last = a + (double)(count - 1) * step;
+        if (last > INT32_MAX || last < INT32_MIN) dtype = TY_INT64;
+    }
     return push_result(L, ty_arange(a, step, count, dtype, device));
 }
 
 static int l_linspace(lua_State *L)
 {
-    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
+    double a = lty_arg_num(L, 1, "linspace", "start");
+    double b = lty_arg_num(L, 2, "linspace", "stop");
     lua_Integer n = 50;
     int opts = 3;
     if (lua_type(L, 3) == LUA_TNUMBER) {
-        n = luaL_checkinteger(L, 3);
+        n = lty_arg_int(L, 3, "linspace", "number of points");
         opts = 4;
     }
     if (n < 0) luaL_error(L, "[linspace] number of points must be >= 0, got %d", (int)n);
@@ -196,17 +226,17 @@ static int l_linspace(lua_State *L)
 
 static int l_eye(lua_State *L)
 {
-    lua_Integer n = luaL_checkinteger(L, 1), m = n;
+    lua_Integer n = lty_arg_int(L, 1, "eye", "rows"), m = n;
     int opts = 2;
     if (lua_type(L, 2) == LUA_TNUMBER) {
-        m = luaL_checkinteger(L, 2);
+        m = lty_arg_int(L, 2, "eye", "columns");
         opts = 3;
     }
     if (n < 0 || m < 0) luaL_error(L, "[eye] sizes must be non-negative");
     ty_dtype dtype = TY_FLOAT32;
     ty_device device = ty_default_device();
-    creation_opts(L, opts, "eye", &dtype, &device);
-    lua_Integer k = lty_arg_is_opts(L, opts) ? lty_arg_integer(L, opts, "k", 0) : 0;
+    creation_opts_keys(L, opts, "eye", &dtype, &device, "k dtype device");
+    lua_Integer k = lty_arg_is_opts(L, opts) ? lty_arg_integer(L, opts, "eye", "k", 0) : 0;
     return push_result(L, ty_eye((int64_t)n, (int64_t)m, (int64_t)k, dtype, device));
 }
 
@@ -216,8 +246,10 @@ static int l_unary(lua_State *L)
 {
     ty_op op = OP_UPVALUE();
     ty_array *x = lty_arg_array(L, 1, NULL);
+    if (lty_arg_is_opts(L, 2))
+        lty_arg_check_opts(L, 2, ty_op_name(op), op == TY_OP_GELU ? "approximate" : "");
     if (op == TY_OP_GELU && lty_arg_is_opts(L, 2)) {
-        const char *approx = lty_arg_string(L, 2, "approximate", "none");
+        const char *approx = lty_arg_string(L, 2, "gelu", "approximate", "none");
         if (strcmp(approx, "tanh") == 0) op = TY_OP_GELU_TANH;
         else if (strcmp(approx, "none") != 0)
             luaL_error(L, "[gelu] approximate must be 'none' or 'tanh', got '%s'", approx);
@@ -273,7 +305,8 @@ typedef struct reduce_args {
 
 /* (x, [axis | {axes} | opts], [keepdims | opts]); opts may hold axis,
  * keepdims and op-specific fields. */
-static void reduce_parse(lua_State *L, const char *fname, reduce_args *r)
+static void reduce_parse(lua_State *L, const char *fname, const char *allowed,
+                         reduce_args *r)
 {
     r->x = lty_arg_array(L, 1, NULL);
     int ndim = ty_ndim(r->x);
@@ -297,35 +330,38 @@ static void reduce_parse(lua_State *L, const char *fname, reduce_args *r)
         luaL_error(L, "[%s] argument 3 must be keepdims (a boolean) or an options table, "
                    "got %s", fname, luaL_typename(L, 3));
     }
+    lty_arg_check_opts(L, r->opts, fname, allowed);
+    if (axis_idx && !lua_isnoneornil(L, axis_idx) && lty_arg_has(L, r->opts, "axis"))
+        luaL_error(L, "[%s] axis given both as argument 2 and as an option", fname);
     if (axis_idx) {
         r->naxes = lty_arg_axes(L, axis_idx, fname, ndim, r->x, r->axes);
     } else if (r->opts && lty_arg_has(L, r->opts, "axis")) {
-        lua_getfield(L, r->opts, "axis");
+        lty_arg_field(L, r->opts, "axis");
         r->naxes = lty_arg_axes(L, -1, fname, ndim, r->x, r->axes);
         lua_pop(L, 1);
     }
-    r->keepdims = lty_arg_bool(L, r->opts, "keepdims", r->keepdims);
+    r->keepdims = lty_arg_bool(L, r->opts, fname, "keepdims", r->keepdims);
 }
 
 static int l_reduce(lua_State *L)
 {
     ty_op op = OP_UPVALUE();
     reduce_args r;
-    reduce_parse(L, ty_op_name(op), &r);
+    reduce_parse(L, ty_op_name(op), "axis keepdims", &r);
     return push_result(L, ty_reduce(op, r.x, r.axes, r.naxes, r.keepdims));
 }
 
 static int l_mean(lua_State *L)
 {
     reduce_args r;
-    reduce_parse(L, "mean", &r);
+    reduce_parse(L, "mean", "axis keepdims", &r);
     return push_result(L, ty_mean(r.x, r.axes, r.naxes, r.keepdims));
 }
 
 static int l_logsumexp(lua_State *L)
 {
     reduce_args r;
-    reduce_parse(L, "logsumexp", &r);
+    reduce_parse(L, "logsumexp", "axis keepdims", &r);
     return push_result(L, ty_logsumexp(r.x, r.axes, r.naxes, r.keepdims));
 }
 
@@ -333,8 +369,8 @@ static int var_or_std(lua_State *L, bool is_std)
 {
     reduce_args r;
     const char *fname = is_std ? "std" : "var";
-    reduce_parse(L, fname, &r);
-    lua_Integer ddof = lty_arg_integer(L, r.opts, "ddof", 0);
+    reduce_parse(L, fname, "axis keepdims ddof", &r);
+    lua_Integer ddof = lty_arg_integer(L, r.opts, fname, "ddof", 0);
     if (ddof < 0) luaL_error(L, "[%s] ddof must be >= 0", fname);
     ty_array *out = is_std ? ty_std(r.x, r.axes, r.naxes, r.keepdims, (int)ddof)
                            : ty_var(r.x, r.axes, r.naxes, r.keepdims, (int)ddof);
@@ -351,11 +387,9 @@ static int arg_reduce(lua_State *L, bool is_max)
     ty_array *(*fn)(ty_array *, int, bool, int) = is_max ? ty_argmax : ty_argmin;
     ty_array *x = lty_arg_array(L, 1, NULL);
     int opts = find_opts(L, 2);
+    lty_arg_check_opts(L, opts, fname, "axis keepdims");
     bool keepdims = flag_arg(L, 3, opts, "keepdims", false, fname);
-    if (opts == 2) {
-        lua_getfield(L, 2, "axis");
-        lua_replace(L, 2);
-    }
+    axis_opts(L, 2, fname, "axis keepdims");
     if (!lua_isnoneornil(L, 2))
         return push_result(L, fn(x, lty_arg_axis(L, 2, fname, ty_ndim(x), x), keepdims, 1));
     ty_array *flat = flattened(L, x);
@@ -381,11 +415,9 @@ static int scan(lua_State *L, bool is_sum)
     ty_array *(*fn)(ty_array *, int, bool) = is_sum ? ty_cumsum : ty_cumprod;
     ty_array *x = lty_arg_array(L, 1, NULL);
     int opts = find_opts(L, 2);
+    lty_arg_check_opts(L, opts, fname, "axis reverse");
     bool reverse = flag_arg(L, 3, opts, "reverse", false, fname);
-    if (opts == 2) {
-        lua_getfield(L, 2, "axis");
-        lua_replace(L, 2);
-    }
+    axis_opts(L, 2, fname, "axis reverse");
     if (!lua_isnoneornil(L, 2))
         return push_result(L, fn(x, lty_arg_axis(L, 2, fname, ty_ndim(x), x), reverse));
     ty_array *flat = flattened(L, x);
@@ -401,10 +433,7 @@ static int softmax_like(lua_State *L, bool is_log)
 {
     const char *fname = is_log ? "log_softmax" : "softmax";
     ty_array *x = lty_arg_array(L, 1, NULL);
-    if (lty_arg_is_opts(L, 2)) {
-        lua_getfield(L, 2, "axis");
-        lua_replace(L, 2);
-    }
+    axis_opts(L, 2, fname, "axis");
     int axis = lty_arg_opt_axis(L, 2, fname, ty_ndim(x), x, -1);
     return push_result(L, is_log ? ty_log_softmax(x, axis) : ty_softmax(x, axis));
 }
@@ -507,6 +536,7 @@ static int l_squeeze(lua_State *L)
 {
     ty_array *x = lty_arg_array(L, 1, NULL);
     int axes[TY_MAX_DIMS];
+    axis_opts(L, 2, "squeeze", "axis");
     int naxes = lty_arg_axes(L, 2, "squeeze", ty_ndim(x), x, axes);
     return push_result(L, ty_squeeze(x, axes, naxes));
 }
@@ -514,7 +544,12 @@ static int l_squeeze(lua_State *L)
 static int l_expand_dims(lua_State *L)
 {
     ty_array *x = lty_arg_array(L, 1, NULL);
-    int axis = lty_arg_axis(L, 2, "expand_dims", ty_ndim(x) + 1, x);
+    const char *fname = lty_arg_fname(L);
+    axis_opts(L, 2, fname, "axis");
+    if (lua_isnoneornil(L, 2))
+        luaL_error(L, "[%s] argument 2 (axis) is required, got %s", fname,
+                   luaL_typename(L, 2));
+    int axis = lty_arg_axis(L, 2, fname, ty_ndim(x) + 1, x);
     return push_result(L, ty_expand_dims(x, axis));
 }
 
@@ -567,9 +602,10 @@ static int join(lua_State *L, bool is_stack)
     const char *fname = is_stack ? "stack" : "concatenate";
     int n;
     lua_settop(L, 2);                  /* list_arg pushes above the arguments */
+    axis_opts(L, 2, fname, "axis");
     ty_array **arrays = list_arg(L, 1, fname, &n);
     int ndim = ty_ndim(arrays[0]) + (is_stack ? 1 : 0);
-    if (ndim == 0) luaL_error(L, "[concatenate] zero-dimensional arrays cannot be joined");
+    if (ndim == 0) luaL_error(L, "[%s] zero-dimensional arrays cannot be joined", fname);
     int axis = lty_arg_opt_axis(L, 2, fname, ndim, arrays[0], 1);
     return push_result(L, is_stack ? ty_stack(arrays, n, axis)
                                    : ty_concatenate(arrays, n, axis));
@@ -584,12 +620,15 @@ static int l_split(lua_State *L)
 {
     ty_array *x = lty_arg_array(L, 1, NULL);
     if (ty_ndim(x) == 0) luaL_error(L, "[split] cannot split a zero-dimensional array");
+    axis_opts(L, 3, "split", "axis");
     int axis = lty_arg_opt_axis(L, 3, "split", ty_ndim(x), x, 1);
     int sections = 0, nindices = 0, nout;
     int64_t *indices = NULL;
     if (lua_type(L, 2) == LUA_TNUMBER) {
-        lua_Integer s = luaL_checkinteger(L, 2);
-        if (s < 1 || s > 1 << 20) luaL_error(L, "[split] number of sections must be >= 1");
+        lua_Integer s = lty_arg_int(L, 2, "split", "number of sections");
+        if (s < 1 || s > 1 << 20)
+            luaL_error(L, "[split] number of sections must be between 1 and %d, got %I",
+                       1 << 20, s);
         sections = (int)s;
         nout = sections;
     } else if (lua_type(L, 2) == LUA_TTABLE) {
@@ -630,9 +669,12 @@ static int l_pad(lua_State *L)
     int64_t before[TY_MAX_DIMS], after[TY_MAX_DIMS];
     double value = 0;
     if (lua_type(L, 3) == LUA_TNUMBER) value = lua_tonumber(L, 3);
-    else if (lty_arg_is_opts(L, 3)) value = lty_arg_number(L, 3, "value", 0);
+    else if (lty_arg_is_opts(L, 3)) {
+        lty_arg_check_opts(L, 3, "pad", "value mode");
+        value = lty_arg_number(L, 3, "pad", "value", 0);
+    }
     if (lty_arg_is_opts(L, 3) && lty_arg_has(L, 3, "mode") &&
-        strcmp(lty_arg_string(L, 3, "mode", "constant"), "constant") != 0)
+        strcmp(lty_arg_string(L, 3, "pad", "mode", "constant"), "constant") != 0)
         luaL_error(L, "[pad] only mode='constant' is supported");
     int64_t pair[2];
     if (lua_type(L, 2) == LUA_TNUMBER) {
@@ -672,12 +714,14 @@ static int l_pad(lua_State *L)
 /* repeat_interleave(x, n, [axis]): each element n times; axis nil = flattened. */
 static int l_repeat(lua_State *L)
 {
+    const char *fname = lty_arg_fname(L);
     ty_array *x = lty_arg_array(L, 1, NULL);
-    lua_Integer n = luaL_checkinteger(L, 2);
-    if (n < 0) luaL_error(L, "[repeat] repeats must be >= 0, got %d", (int)n);
+    lua_Integer n = lty_arg_int(L, 2, fname, "repeats");
+    if (n < 0) luaL_error(L, "[%s] repeats must be >= 0, got %I", fname, n);
+    axis_opts(L, 3, fname, "axis");
     if (!lua_isnoneornil(L, 3))
         return push_result(L, ty_repeat(x, (int64_t)n,
-                                        lty_arg_axis(L, 3, "repeat", ty_ndim(x), x)));
+                                        lty_arg_axis(L, 3, fname, ty_ndim(x), x)));
     ty_array *flat = flattened(L, x);
     ty_array *r = ty_repeat(flat, (int64_t)n, 0);
     ty_release(flat);
@@ -698,6 +742,7 @@ static int l_flip(lua_State *L)
 {
     ty_array *x = lty_arg_array(L, 1, NULL);
     int axes[TY_MAX_DIMS];
+    axis_opts(L, 2, "flip", "axis");
     int naxes = lty_arg_axes(L, 2, "flip", ty_ndim(x), x, axes);
     if (naxes == 0)
         for (naxes = 0; naxes < ty_ndim(x); naxes++) axes[naxes] = naxes;
@@ -712,6 +757,7 @@ static int l_take(lua_State *L)
 {
     ty_array *x = lty_arg_array(L, 1, NULL);
     ty_array *idx = lty_arg_index(L, 2, "take");
+    axis_opts(L, 3, "take", "axis");
     if (!lua_isnoneornil(L, 3))
         return push_result(L, ty_take(x, idx, lty_arg_axis(L, 3, "take", ty_ndim(x), x), 1));
     ty_array *flat = flattened(L, x);
@@ -732,6 +778,7 @@ static int l_take_along_axis(lua_State *L)
     }
     ty_array *x = lty_arg_array(L, 1, NULL);
     ty_array *idx = lty_arg_index(L, 2, "take_along_axis");
+    axis_opts(L, 3, "take_along_axis", "axis");
     if (!lua_isnoneornil(L, 3)) {
         int axis = lty_arg_axis(L, 3, "take_along_axis", ty_ndim(x), x);
         return push_result(L, ty_take_along_axis(x, idx, axis, 1));
@@ -754,11 +801,11 @@ static int l_scatter_add(lua_State *L)
 static int l_one_hot(lua_State *L)
 {
     ty_array *labels = lty_arg_index(L, 1, "one_hot");
-    lua_Integer c = luaL_checkinteger(L, 2);
-    if (c < 1) luaL_error(L, "[one_hot] num_classes must be >= 1, got %d", (int)c);
+    lua_Integer c = lty_arg_int(L, 2, "one_hot", "num_classes");
+    if (c < 1) luaL_error(L, "[one_hot] num_classes must be >= 1, got %I", c);
     ty_dtype dtype = TY_FLOAT32;
     ty_device unused = ty_default_device();
-    creation_opts(L, 3, "one_hot", &dtype, &unused);
+    creation_opts_keys(L, 3, "one_hot", &dtype, &unused, "dtype");
     return push_result(L, ty_one_hot(labels, (int64_t)c, dtype, 1));
 }
 
@@ -768,11 +815,9 @@ static int sort_like(lua_State *L, bool is_arg)
     const char *fname = is_arg ? "argsort" : "sort";
     ty_array *x = lty_arg_array(L, 1, NULL);
     int opts = find_opts(L, 2);
+    lty_arg_check_opts(L, opts, fname, "axis descending");
     bool descending = flag_arg(L, 3, opts, "descending", false, fname);
-    if (opts == 2) {
-        lua_getfield(L, 2, "axis");
-        lua_replace(L, 2);
-    }
+    axis_opts(L, 2, fname, "axis descending");
     if (ty_ndim(x) == 0) luaL_error(L, "[%s] cannot sort a zero-dimensional array", fname);
     int axis = lty_arg_opt_axis(L, 2, fname, ty_ndim(x), x, -1);
     return push_result(L, is_arg ? ty_argsort(x, axis, descending, 1)
@@ -786,13 +831,11 @@ static int l_argsort(lua_State *L) { return sort_like(L, true); }
 static int l_topk(lua_State *L)
 {
     ty_array *x = lty_arg_array(L, 1, NULL);
-    lua_Integer k = luaL_checkinteger(L, 2);
+    lua_Integer k = lty_arg_int(L, 2, "topk", "k");
     int opts = find_opts(L, 3);
+    lty_arg_check_opts(L, opts, "topk", "axis largest");
     bool largest = flag_arg(L, 4, opts, "largest", true, "topk");
-    if (opts == 3) {
-        lua_getfield(L, 3, "axis");
-        lua_replace(L, 3);
-    }
+    axis_opts(L, 3, "topk", "axis largest");
     if (ty_ndim(x) == 0) luaL_error(L, "[topk] cannot take topk of a zero-dimensional array");
     int axis = lty_arg_opt_axis(L, 3, "topk", ty_ndim(x), x, -1);
     if (k < 0 || k > ty_dim(x, axis)) {
@@ -883,7 +926,8 @@ static const lty_arg_fn op_functions[] = {
      "  value with the shape (and by default dtype and device) of x.", false},
     {"arange", l_arange, "ty.arange(n) or ty.arange(a, b, [step]), [dtype | opts] -> array\n"
      "  a, a+step, ... up to b INCLUDED, like Lua's for; arange(n) is 1..n. "
-     "int32 if all arguments are integers, else float32.", false},
+     "int32 if all arguments are integers (int64 past int32's range), else float32.",
+     false},
     {"linspace", l_linspace, "ty.linspace(a, b, [n=50], [dtype | opts]) -> array\n"
      "  n evenly spaced values from a to b inclusive (float32).", false},
     {"eye", l_eye, "ty.eye(n, [m], [{k=0, dtype=, device=}]) -> array\n"
@@ -929,9 +973,9 @@ static const lty_arg_fn op_functions[] = {
      "  Exchanges axes a and b.", true},
     {"broadcast_to", l_broadcast_to, "ty.broadcast_to(x, shape) -> array\n"
      "  A broadcast view of x with the given shape.", true},
-    {"squeeze", l_squeeze, "ty.squeeze(x, [axis | {axes}]) -> array\n"
+    {"squeeze", l_squeeze, "ty.squeeze(x, [axis | {axes} | {axis=}]) -> array\n"
      "  Removes the given axes of size 1 (every size-1 axis when nil).", true},
-    {"expand_dims", l_expand_dims, "ty.expand_dims(x, axis) -> array\n"
+    {"expand_dims", l_expand_dims, "ty.expand_dims(x, axis | {axis=}) -> array\n"
      "  Inserts an axis of size 1 so that it becomes axis `axis` (-1 appends).", true},
     {"unsqueeze", l_expand_dims, "ty.unsqueeze(x, axis) -> array\n"
      "  Same as ty.expand_dims: a new size-1 axis at `axis` (1-based; -1 appends).", true},
@@ -939,28 +983,28 @@ static const lty_arg_fn op_functions[] = {
      "  Merges axes start..end (inclusive) into one.", true},
     {"contiguous", l_contiguous, "ty.contiguous(x) -> array\n"
      "  x with a row-major contiguous layout (a copy if x is a strided view).", true},
-    {"concatenate", l_concatenate, "ty.concatenate({a, b, ...}, [axis=1]) -> array\n"
+    {"concatenate", l_concatenate, "ty.concatenate({a, b, ...}, [axis=1 | {axis=}]) -> array\n"
      "  Joins arrays along an existing axis.", false},
     {"cat", l_concatenate, "ty.cat({a, b, ...}, [axis=1]) -> array\n"
      "  Same as ty.concatenate.", false},
-    {"stack", l_stack, "ty.stack({a, b, ...}, [axis=1]) -> array\n"
+    {"stack", l_stack, "ty.stack({a, b, ...}, [axis=1 | {axis=}]) -> array\n"
      "  Joins same-shaped arrays along a new axis.", false},
-    {"split", l_split, "ty.split(x, n | {starts}, [axis=1]) -> {arrays}\n"
+    {"split", l_split, "ty.split(x, n | {starts}, [axis=1 | {axis=}]) -> {arrays}\n"
      "  n equal parts, or parts starting at the 1-based positions given: "
      "split(x, {3, 5}) -> x[1..2], x[3..4], x[5..].", true},
     {"pad", l_pad, "ty.pad(x, widths, [value | {value=0}]) -> array\n"
      "  Constant padding: widths is n, {before, after}, or {{before, after}, ...} per axis.",
      true},
-    {"repeat_interleave", l_repeat, "ty.repeat_interleave(x, n, [axis]) -> array\n"
+    {"repeat_interleave", l_repeat, "ty.repeat_interleave(x, n, [axis | {axis=}]) -> array\n"
      "  Each element n times along axis (NumPy repeat; axis nil = flattened).", true},
     {"repeat", l_repeat, "ty[\"repeat\"](x, n, [axis]) -> array\n"
      "  Same as ty.repeat_interleave (repeat is a Lua keyword).", false},
     {"tile", l_tile, "ty.tile(x, reps) -> array\n"
      "  x repeated reps times per axis (reps a number or a table, aligned to the last axes).",
      true},
-    {"flip", l_flip, "ty.flip(x, [axis | {axes}]) -> array\n"
+    {"flip", l_flip, "ty.flip(x, [axis | {axes} | {axis=}]) -> array\n"
      "  Reverses the order of elements along the axes (all when nil).", true},
-    {"take", l_take, "ty.take(x, idx, [axis]) -> array\n"
+    {"take", l_take, "ty.take(x, idx, [axis | {axis=}]) -> array\n"
      "  Elements at 1-based indices idx (array or table) along axis; nil = flattened x.",
      true},
     {"take_along_axis", l_take_along_axis, "ty.take_along_axis(x, idx, axis) -> array\n"

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "array.h"
 
 typedef struct print_options {
@@ -419,21 +420,16 @@ static void read_option(lua_State *L, const char *name, int *value, int min)
 /* ty.set_printoptions{precision=, threshold=, edgeitems=, linewidth=} */
 static int set_printoptions(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return luaL_error(L, "[set_printoptions] expected an options table, got %s",
+                          luaL_typename(L, 1));
     print_options o = options;
     read_option(L, "precision", &o.precision, 0);
     read_option(L, "threshold", &o.threshold, 0);
     read_option(L, "edgeitems", &o.edgeitems, 1);
     read_option(L, "linewidth", &o.linewidth, 10);
     if (o.precision > 17) o.precision = 17;
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-        if (strcmp(k, "precision") && strcmp(k, "threshold") && strcmp(k, "edgeitems") &&
-            strcmp(k, "linewidth"))
-            return luaL_error(L, "[set_printoptions] unknown option '%s'", k);
-        lua_pop(L, 1);
-    }
+    lty_arg_check_opts(L, 1, "set_printoptions", "precision threshold edgeitems linewidth");
     options = o;
     return 0;
 }

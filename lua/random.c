@@ -61,8 +61,9 @@ static int l_key(lua_State *L)
 static int l_split(lua_State *L)
 {
     ty_key key = check_key(L, 1, "split");
-    lua_Integer n = luaL_optinteger(L, 2, 2);
-    if (n < 1 || n > 1 << 20) luaL_error(L, "[split] number of keys must be >= 1");
+    lua_Integer n = lty_arg_opt_int(L, 2, "split", "number of keys", 2);
+    if (n < 1 || n > 1 << 20)
+        luaL_error(L, "[split] number of keys must be between 1 and %d, got %I", 1 << 20, n);
     ty_key *keys = lua_newuserdatauv(L, sizeof *keys * (size_t)n, 0);
     ty_random_split(key, (int)n, keys);
     lua_createtable(L, (int)n, 0);
@@ -99,8 +100,10 @@ typedef struct draw_args {
     ty_device device;
 } draw_args;
 
+/* allowed: the option keys (see lty_arg_check_opts). A dtype (positional or
+ * an option) other than def_dtype is an error when fixed_dtype. */
 static void parse_draw(lua_State *L, int idx, const char *fname, ty_dtype def_dtype,
-                       draw_args *d)
+                       const char *allowed, bool fixed_dtype, draw_args *d)
 {
     int next;
     if (lua_isnoneornil(L, idx) || lty_arg_is_opts(L, idx)) {
@@ -115,6 +118,7 @@ static void parse_draw(lua_State *L, int idx, const char *fname, ty_dtype def_dt
     else if (!lua_isnoneornil(L, next))
         luaL_error(L, "[%s] expected an options table after the shape, got %s", fname,
                    luaL_typename(L, next));
+    lty_arg_check_opts(L, d->opts > 0 ? d->opts : 0, fname, allowed);
     d->dtype = def_dtype;
     d->device = ty_default_device();
     if (d->opts < 0) {
@@ -122,6 +126,9 @@ static void parse_draw(lua_State *L, int idx, const char *fname, ty_dtype def_dt
         d->opts = 0;
     }
     d->dtype = lty_arg_opt_dtype(L, d->opts, fname, d->dtype);
+    if (fixed_dtype && d->dtype != def_dtype)
+        luaL_error(L, "[%s] draws are %s, dtype '%s' is not supported (convert with "
+                   ":astype)", fname, ty_dtype_name(def_dtype), ty_dtype_name(d->dtype));
     d->device = lty_arg_opt_device(L, d->opts, fname, d->device);
     d->key = opt_key(L, d->opts, fname);
 }
@@ -136,17 +143,20 @@ static int push_draw(lua_State *L, ty_array *a)
 static int l_uniform(lua_State *L)
 {
     draw_args d;
-    parse_draw(L, 1, "uniform", TY_FLOAT32, &d);
-    double lo = lty_arg_number(L, d.opts, "low", 0), hi = lty_arg_number(L, d.opts, "high", 1);
+    const char *fname = lty_arg_fname(L);
+    parse_draw(L, 1, fname, TY_FLOAT32, "low high key dtype device", false, &d);
+    double lo = lty_arg_number(L, d.opts, fname, "low", 0);
+    double hi = lty_arg_number(L, d.opts, fname, "high", 1);
     return push_draw(L, ty_random_uniform(d.key, d.ndim, d.shape, lo, hi, d.dtype, d.device));
 }
 
 static int l_normal(lua_State *L)
 {
     draw_args d;
-    parse_draw(L, 1, "normal", TY_FLOAT32, &d);
-    double mean = lty_arg_number(L, d.opts, "mean", 0);
-    double std = lty_arg_number(L, d.opts, "std", 1);
+    const char *fname = lty_arg_fname(L);
+    parse_draw(L, 1, fname, TY_FLOAT32, "mean std key dtype device", false, &d);
+    double mean = lty_arg_number(L, d.opts, fname, "mean", 0);
+    double std = lty_arg_number(L, d.opts, fname, "std", 1);
     return push_draw(L, ty_random_normal(d.key, d.ndim, d.shape, mean, std, d.dtype,
                                          d.device));
 }
@@ -154,18 +164,19 @@ static int l_normal(lua_State *L)
 /* randint(lo, hi, shape, opts): both bounds included, like math.random(m, n). */
 static int l_randint(lua_State *L)
 {
-    lua_Integer lo = luaL_checkinteger(L, 1), hi = luaL_checkinteger(L, 2);
+    lua_Integer lo = lty_arg_int(L, 1, "randint", "lo"), hi = lty_arg_int(L, 2, "randint", "hi");
     draw_args d;
-    parse_draw(L, 3, "randint", TY_INT32, &d);
+    parse_draw(L, 3, "randint", TY_INT32, "key dtype device", false, &d);
     return push_draw(L, ty_random_randint(d.key, d.ndim, d.shape, (int64_t)lo, (int64_t)hi,
                                           d.dtype, d.device));
 }
 
 static int l_truncated_normal(lua_State *L)
 {
-    double lo = luaL_checknumber(L, 1), hi = luaL_checknumber(L, 2);
+    double lo = lty_arg_num(L, 1, "truncated_normal", "lo");
+    double hi = lty_arg_num(L, 2, "truncated_normal", "hi");
     draw_args d;
-    parse_draw(L, 3, "truncated_normal", TY_FLOAT32, &d);
+    parse_draw(L, 3, "truncated_normal", TY_FLOAT32, "key dtype device", false, &d);
     return push_draw(L, ty_random_truncated_normal(d.key, d.ndim, d.shape, lo, hi, d.dtype,
                                                    d.device));
 }
@@ -183,7 +194,7 @@ static int l_bernoulli(lua_State *L)
         idx = 2;
     }
     draw_args d;
-    parse_draw(L, idx, "bernoulli", TY_BOOL, &d);
+    parse_draw(L, idx, "bernoulli", TY_BOOL, "key dtype device", true, &d);
     return push_draw(L, ty_random_bernoulli(d.key, d.ndim, d.shape, p, d.device));
 }
 
@@ -192,6 +203,7 @@ static int l_permutation(lua_State *L)
 {
     ty_array *x = lty_test(L, 1);
     int opts = lty_arg_is_opts(L, 2) ? 2 : 0;
+    lty_arg_check_opts(L, opts, "permutation", "key device");
     ty_key key = opt_key(L, opts, "permutation");
     ty_device device = lty_arg_opt_device(L, opts, "permutation", ty_default_device());
     if (!x) {
@@ -210,7 +222,7 @@ static int l_permutation(lua_State *L)
 static int l_bits(lua_State *L)
 {
     draw_args d;
-    parse_draw(L, 1, "bits", TY_INT64, &d);
+    parse_draw(L, 1, "bits", TY_INT64, "key dtype device", true, &d);
     return push_draw(L, ty_random_bits(d.key, d.ndim, d.shape, d.device));
 }
 
@@ -232,7 +244,7 @@ static const lty_arg_fn random_functions[] = {
      "  A shuffle of 1..n, or x with its rows (first axis) shuffled.", false},
     {"truncated_normal", l_truncated_normal, "ty.random.truncated_normal(lo, hi, shape, "
      "[{key=, dtype=}]) -> array\n  Standard normal draws restricted to [lo, hi].", false},
-    {"bits", l_bits, "ty.random.bits(shape, [{key=}]) -> int64 array\n"
+    {"bits", l_bits, "ty.random.bits(shape, [{key=, device=}]) -> int64 array\n"
      "  Raw 32-bit draws, as values in [0, 2^32).", false},
     {NULL, NULL, NULL, false}
 };
@@ -256,6 +268,11 @@ void lty_open_random(lua_State *L)
     }
     lua_pop(L, 1);
     lua_newtable(L);
+    lua_pushliteral(L, "ty.random -- random draws from explicit keys (Philox, counter-based).\n"
+                    "  Each draw takes {key=} (ty.random.key(n), ty.random.split(key)) or "
+                    "a fresh\n  subkey of the global key (ty.random.seed(n)); options "
+                    "name dtype= and device=.");
+    lua_setfield(L, -2, "__doc");
     lty_arg_register(L, -1, ty, random_functions);
     lua_setfield(L, ty, "random");
     lty_arg_register(L, ty, ty, shortcut_functions);

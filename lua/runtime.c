@@ -2,6 +2,7 @@
  * runtime.c -- threads, memory accounting, devices and moving arrays between
  * them: ty.set_num_threads, ty.memory, ty.devices, ty.set_device, x:to(...).
  */
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -9,7 +10,7 @@
 
 static int l_set_num_threads(lua_State *L)
 {
-    lua_Integer n = luaL_checkinteger(L, 1);
+    lua_Integer n = lty_arg_int(L, 1, "set_num_threads", "threads");
     if (n > 4096) luaL_error(L, "[set_num_threads] %d threads is too many", (int)n);
     ty_set_num_threads((int)n);
     return 0;
@@ -45,24 +46,39 @@ static int l_memory(lua_State *L)
     return 1;
 }
 
-/* memory_limit([bytes], [device]) -> previous limit; nil or 0 restores the
- * default limit. */
+/* memory_limit([bytes], [device]) -> previous limit. nil (or no argument)
+ * only returns the current limit; 0 restores the default; a limit past
+ * math.maxinteger bytes is clamped to it (no limit in practice). */
 static int l_memory_limit(lua_State *L)
 {
     ty_device device = device_arg(L, 2, "memory_limit");
+    bool set = !lua_isnoneornil(L, 1);
     lua_Integer bytes = 0;
-    if (!lua_isnoneornil(L, 1)) {
-        int ok;
-        lua_Number v = lua_tonumberx(L, 1, &ok);
-        if (!ok || v < 0 || v > 9.0e18)
+    if (set) {
+        if (lua_type(L, 1) != LUA_TNUMBER)
             luaL_error(L, "[memory_limit] expected a number of bytes >= 0, got %s",
                        luaL_typename(L, 1));
-        bytes = (lua_Integer)v;
+        if (lua_isinteger(L, 1)) {
+            bytes = lua_tointeger(L, 1);
+        } else {
+            lua_Number v = lua_tonumber(L, 1);
+            if (isnan(v) || isinf(v))
+                luaL_error(L, "[memory_limit] expected a finite number of bytes, got %s",
+                           lua_tostring(L, 1));
+            if (v != floor(v))
+                luaL_error(L, "[memory_limit] expected a whole number of bytes, got %s",
+                           lua_tostring(L, 1));
+            bytes = v >= 0x1p63 ? LUA_MAXINTEGER : (lua_Integer)v;
+        }
+        if (bytes < 0)
+            luaL_error(L, "[memory_limit] expected a number of bytes >= 0, got %s",
+                       lua_tostring(L, 1));
     }
     ty_memory_stats st;
     if (ty_memory_stats_get(device, &st) != 0) return lty_error(L);
-    if (ty_memory_limit_set(device, (size_t)bytes) != 0) return lty_error(L);
-    lua_pushinteger(L, (lua_Integer)st.limit);
+    if (set && ty_memory_limit_set(device, (size_t)bytes) != 0) return lty_error(L);
+    lua_pushinteger(L, st.limit > (size_t)LUA_MAXINTEGER ? LUA_MAXINTEGER
+                                                         : (lua_Integer)st.limit);
     return 1;
 }
 
@@ -79,38 +95,50 @@ static int l_clear_cache(lua_State *L)
     return 0;
 }
 
-static void push_device_info(lua_State *L, ty_device device)
+/* Pushes the facts of device number i of ty_device_get_info (0: the CPU). */
+static void push_device_info(lua_State *L, const ty_device_info *info)
 {
     char buf[32];
-    lua_createtable(L, 0, 4);
-    lua_pushstring(L, ty_device_string(device, buf, sizeof buf));
+    lua_createtable(L, 0, 14);
+    lua_pushstring(L, ty_device_string(info->device, buf, sizeof buf));
     lua_setfield(L, -2, "name");
-    lua_pushstring(L, device.kind == TY_CPU ? "cpu" : "vulkan");
+    lua_pushstring(L, info->name);
+    lua_setfield(L, -2, "description");
+    lua_pushstring(L, info->type);
     lua_setfield(L, -2, "type");
-    lua_pushinteger(L, device.kind == TY_CPU ? 0 : device.index);
+    lua_pushinteger(L, info->device.kind == TY_CPU ? 0 : info->device.index);
     lua_setfield(L, -2, "index");
-    if (device.kind == TY_CPU) {
-        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        if (pages > 0 && page > 0) {
-            lua_pushinteger(L, (lua_Integer)pages * (lua_Integer)page);
-            lua_setfield(L, -2, "memory");
-        }
-    }
+    lua_pushinteger(L, (lua_Integer)info->memory);
+    lua_setfield(L, -2, "memory");
+    lua_pushinteger(L, (lua_Integer)info->subgroup_size);
+    lua_setfield(L, -2, "subgroup_size");
+    lua_pushinteger(L, (lua_Integer)info->shared_memory);
+    lua_setfield(L, -2, "shared_memory");
+    lua_pushinteger(L, (lua_Integer)info->max_buffer_range);
+    lua_setfield(L, -2, "max_buffer_range");
+    lua_pushinteger(L, (lua_Integer)info->max_allocation);
+    lua_setfield(L, -2, "max_allocation");
+    lua_pushboolean(L, info->float16);
+    lua_setfield(L, -2, "float16");
+    lua_pushboolean(L, info->cooperative_matrix);
+    lua_setfield(L, -2, "cooperative_matrix");
+    lua_pushboolean(L, info->usable);
+    lua_setfield(L, -2, "usable");
+    lua_pushstring(L, info->note);
+    lua_setfield(L, -2, "note");
 }
 
-/* devices() -> {{name=, type=, index=, memory=}, ...}: the CPU, then every
- * available Vulkan device. */
+/* devices() -> {{name=, description=, type=, index=, memory=, ...}, ...}: the CPU,
+ * then every Vulkan device found (usable or not). */
 static int l_devices(lua_State *L)
 {
     lua_newtable(L);
-    int n = 0;
-    push_device_info(L, (ty_device){TY_CPU, 0});
-    lua_seti(L, -2, ++n);
-    for (int i = 0; i < 8; i++) {
-        ty_device d = {TY_VULKAN, i};
-        if (!ty_device_available(d)) break;
-        push_device_info(L, d);
-        lua_seti(L, -2, ++n);
+    int n = ty_device_count();
+    for (int i = 0; i < n; i++) {
+        ty_device_info info;
+        if (ty_device_get_info(i, &info) != 0) return lty_error(L);
+        push_device_info(L, &info);
+        lua_seti(L, -2, i + 1);
     }
     return 1;
 }
@@ -180,14 +208,19 @@ static const lty_arg_fn runtime_functions[] = {
     {"memory", l_memory, "ty.memory([device]) -> {active=, peak=, cached=, limit=}\n"
      "  Memory of a device's backend, in bytes (default device when nil).", false},
     {"memory_limit", l_memory_limit, "ty.memory_limit([bytes], [device]) -> previous limit\n"
-     "  Allocations past the limit fail with an [alloc] error; nil or 0 restores the "
-     "default.", false},
+     "  Allocations past the limit fail with an [alloc] error. ty.memory_limit() only "
+     "returns the current limit; 0 restores the default; values past "
+     "math.maxinteger mean no limit.", false},
     {"reset_peak_memory", l_reset_peak_memory, "ty.reset_peak_memory([device])\n"
      "  Sets the peak of ty.memory() to the memory in use now.", false},
     {"clear_cache", l_clear_cache, "ty.clear_cache()\n"
      "  Returns cached (freed but kept) buffers to the system.", false},
-    {"devices", l_devices, "ty.devices() -> {{name=, type=, index=, memory=}, ...}\n"
-     "  The devices tycho can use: the CPU, then available Vulkan devices.", false},
+    {"devices", l_devices, "ty.devices() -> {{name=, description=, type=, ...}, ...}\n"
+     "  Every device found: the CPU first, then Vulkan devices (name = 'vulkan:N',\n"
+     "  index N, description = the hardware) with type ('discrete', 'integrated',\n"
+     "  'virtual', 'software'), memory, subgroup_size, shared_memory,\n"
+     "  max_buffer_range, max_allocation, float16, cooperative_matrix, usable, note.",
+     false},
     {"default_device", l_default_device, "ty.default_device() -> name\n"
      "  The device new arrays go to ('cpu', 'vulkan:0', ...).", false},
     {"set_device", l_set_device, "ty.set_device(name)\n"

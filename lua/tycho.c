@@ -62,6 +62,7 @@ static int find_module(const char *name)
 int luaopen_tycho(lua_State *L)
 {
     install_preload(L);
+    ty_set_axis_base(1);   /* core error messages show Lua's 1-based axes */
     lua_newtable(L);
     int ty = lua_gettop(L);
     lty_open_array(L);

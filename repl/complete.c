@@ -6,6 +6,11 @@
  *                 chain leads to: modules, classes)
  *   x:me<TAB>     methods: functions among those fields, and the functions
  *                 of getmetatable(x).__methods (arrays)
+ *   x.sh<TAB>     the fields of an array x (shape, dtype, ...)
+ *   f(x):me<TAB>  after an expression that is not a name, array methods
+ *
+ * Names starting with "__" (ty.__doc) are offered only for a part that
+ * starts with "_".
  *
  * Inside a string literal, file names are completed instead. Lookups run in
  * protected mode: a failing __index means no candidates, never a crash.
@@ -18,7 +23,13 @@
 
 #include <readline/readline.h>
 
+#include "../lua/binding.h"
 #include "repl.h"
+
+/* The fields of an array (lua/array.c), offered after "x.". */
+static const char *const array_fields[] = {
+    "shape", "dtype", "ndim", "size", "device", "T", NULL
+};
 
 /* Depth of the __index chain followed, against cycles. */
 #define INDEX_CHAIN_MAX 8
@@ -73,7 +84,7 @@ static void add_keys(lua_State *L, int t, const char *prefix, const char *part,
             size_t klen;
             const char *key = lua_tolstring(L, -2, &klen);
             if (klen >= plen && strncmp(key, part, plen) == 0 && is_identifier(key, klen)
-                && strlen(key) == klen
+                && strlen(key) == klen && (strncmp(key, "__", 2) != 0 || part[0] == '_')
                 && (!methods_only || lua_type(L, -1) == LUA_TFUNCTION))
                 add_candidate(L, prefix, key);
         }
@@ -86,6 +97,13 @@ static void add_keys(lua_State *L, int t, const char *prefix, const char *part,
 static void add_fields(lua_State *L, int idx, const char *prefix, const char *part,
                        bool methods_only)
 {
+    if (!methods_only && luaL_testudata(L, idx, LTY_ARRAY_MT)) {
+        size_t plen = strlen(part);
+        for (int i = 0; array_fields[i]; i++)
+            if (strncmp(array_fields[i], part, plen) == 0)
+                add_candidate(L, prefix, array_fields[i]);
+        return;
+    }
     lua_pushvalue(L, idx);
     for (int depth = 0; depth < INDEX_CHAIN_MAX; depth++) {
         if (lua_type(L, -1) == LUA_TTABLE) add_keys(L, -1, prefix, part, methods_only);
@@ -116,6 +134,14 @@ static int collect(lua_State *L)
         size_t n = strlen(text);
         for (int i = 0; keywords[i]; i++)
             if (strncmp(keywords[i], text, n) == 0) add_candidate(L, "", keywords[i]);
+        return 0;
+    }
+    if (sep == text) {
+        /* ":me" after a call or an index: the receiver is not a name, so
+         * offer the array methods (never globals) */
+        if (*sep == ':' && luaL_getmetatable(L, LTY_ARRAY_MT) == LUA_TTABLE
+            && lua_getfield(L, -1, "__methods") == LUA_TTABLE)
+            add_keys(L, -1, ":", text + 1, true);
         return 0;
     }
     /* resolve the path before sep: identifiers separated by '.' */

@@ -5,6 +5,9 @@
  *
  *   help()            a short overview
  *   help(ty.matmul)   the doc of a value
+ *   help(ty.random)   a module or a table with a `__doc` entry: its doc, then
+ *                     its functions with their one-line descriptions
+ *   help(x)           for an array: what arrays offer, not the array
  *   help("x:sum")     the doc of a name, resolved from the globals
  *   ?ty.matmul        (at the start of a REPL line) same as help("ty.matmul")
  */
@@ -19,18 +22,46 @@
 #include "repl.h"
 #include "tycho.h"
 
+/* The overview's body; its first line names only what exists (see help). */
 static const char overview[] =
-    "tycho " TY_VERSION " -- lazy arrays, autograd and neural networks from Lua.\n"
     "\n"
     "  x = ty.array{{1, 2}, {3, 4}}   arrays from tables (also ty.zeros, ty.randn{3, 4})\n"
     "  y = x:matmul(x) + 1            ops are lazy: printing or ty.eval(y) computes\n"
     "  y                              a bare expression prints its value\n"
     "  help(ty.matmul), ?ty.matmul    the documentation of a function\n"
-    "  ty.<TAB>, x:<TAB>              complete names, fields and methods\n"
+    "  help(ty.random), help(x)       the functions of a module; what an array offers\n"
+    "  ty.<TAB>, x:<TAB>, x.<TAB>     complete names, methods and fields\n"
     "  ty.devices()                   the devices found (TYCHO_DEVICE picks one)\n"
     "\n"
     "Indices and axes are 1-based; optional arguments go in a trailing table.\n"
     "Ctrl-C interrupts a computation, Ctrl-D exits; see also `man tycho`.\n";
+
+static const char array_help[] =
+    "An array: an n-dimensional, immutable value with a dtype and a device. Ops on\n"
+    "arrays are lazy; printing, x:item(), x:tolist() or ty.eval(x) computes them.\n"
+    "  fields   x.shape x.dtype x.ndim x.size x.device x.T, and #x (the first dimension)\n"
+    "  methods  x:sum(1), x:matmul(y), x:reshape{3, 2}, ... -- the functions of ty that\n"
+    "           take an array first; x:<TAB> lists them, help(\"x:sum\") documents one\n"
+    "  indexing x[1], x[-1], x[{{1, 2}, 2}] (1-based, ranges inclusive); x[i] = v\n"
+    "  operators + - * / // % ^ and unary -, with arrays or Lua numbers\n";
+
+/* Pushes the overview's first line: only what this session has (autograd,
+ * neural networks) is named. */
+static void push_overview_title(lua_State *L)
+{
+    bool grad = false, nn = false;
+    if (lua_getglobal(L, "ty") == LUA_TTABLE) {
+        lua_getfield(L, -1, "grad");
+        grad = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    nn = lua_getglobal(L, "nn") != LUA_TNIL;
+    lua_pop(L, 1);
+    lua_pushfstring(L, "tycho " TY_VERSION " -- lazy arrays%s%s from Lua.\n",
+                    grad ? (nn ? ", autograd" : " and autograd") : "",
+                    nn ? " and neural networks" : "");
+}
 
 /* Pushes the doc string of the value at idx and returns 1, or returns 0. */
 static int find_doc_of_value(lua_State *L, int idx)
@@ -184,13 +215,113 @@ static bool is_tycho_module(lua_State *L, int idx)
     return same;
 }
 
+/* True if the table at idx is a value of package.loaded (a module). */
+static bool is_module(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    bool found = false;
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushnil(L);
+    while (!found && lua_next(L, -2)) {
+        found = lua_rawequal(L, -1, idx);
+        lua_pop(L, 1);
+    }
+    if (found) lua_pop(L, 1);          /* the key left by the early stop */
+    lua_pop(L, 1);
+    return found;
+}
+
+/* The one-line description in a doc string: its second line (the first is
+ * the signature), or the first when there is one line. Writes at most size
+ * bytes into buf. */
+static void one_line(const char *doc, char *buf, size_t size)
+{
+    const char *nl = strchr(doc, '\n');
+    const char *line = nl && nl[1] ? nl + 1 : doc;
+    line += strspn(line, " \t");
+    size_t n = strcspn(line, "\n");
+    if (n >= size) n = size - 1;
+    memcpy(buf, line, n);
+    buf[n] = '\0';
+    if (n == size - 1 && n > 3) memcpy(buf + n - 3, "...", 3);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* help of a module or of a table with a `__doc` entry (at idx, its name on
+ * top): its doc string, then its functions with their descriptions. */
+static void help_table(lua_State *L, int idx, const char *name)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushliteral(L, "__doc");
+    if (lua_rawget(L, idx) == LUA_TSTRING) {
+        size_t n;
+        const char *doc = lua_tolstring(L, -1, &n);
+        fwrite(doc, 1, n, stdout);
+        if (n == 0 || doc[n - 1] != '\n') fputc('\n', stdout);
+    } else {
+        printf("%s: %s\n", name, is_module(L, idx) ? "a module" : "a table");
+    }
+    lua_pop(L, 1);
+    /* the names of its functions, sorted (anchored by the table) */
+    size_t count = 0, cap = 0;
+    const char **names = NULL;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TFUNCTION) {
+            if (count == cap) {
+                cap = cap ? 2 * cap : 32;
+                const char **grown = realloc(names, cap * sizeof *names);
+                if (!grown) {
+                    lua_pop(L, 2);
+                    break;
+                }
+                names = grown;
+            }
+            names[count++] = lua_tostring(L, -2);
+        }
+        lua_pop(L, 1);
+    }
+    if (count == 0) {
+        printf("  (no functions)\n");
+        free(names);
+        return;
+    }
+    qsort(names, count, sizeof *names, cmp_names);
+    int width = 0;
+    for (size_t i = 0; i < count; i++)
+        if ((int)strlen(names[i]) > width) width = (int)strlen(names[i]);
+    if (width > 24) width = 24;
+    printf("functions:\n");
+    for (size_t i = 0; i < count; i++) {
+        char line[96] = "";
+        lua_getfield(L, idx, names[i]);
+        if (find_doc_of_value(L, -1)) {
+            one_line(lua_tostring(L, -1), line, sizeof line - (size_t)width);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        if (line[0]) printf("  %-*s  %s\n", width, names[i], line);
+        else printf("  %s\n", names[i]);
+    }
+    free(names);
+}
+
+static int print_overview(lua_State *L)
+{
+    push_overview_title(L);
+    fputs(lua_tostring(L, -1), stdout);
+    fputs(overview, stdout);
+    fflush(stdout);
+    return 0;
+}
+
 static int help(lua_State *L)
 {
-    if (lua_gettop(L) == 0 || is_tycho_module(L, 1)) {
-        fputs(overview, stdout);
-        fflush(stdout);
-        return 0;
-    }
+    if (lua_gettop(L) == 0 || is_tycho_module(L, 1)) return print_overview(L);
     lua_settop(L, 1);
     if (lua_type(L, 1) == LUA_TSTRING) {
         lua_pushvalue(L, 1);           /* the name, for messages */
@@ -203,6 +334,22 @@ static int help(lua_State *L)
         lua_replace(L, 1);
     } else {
         push_value_name(L, 1);
+    }
+    if (is_tycho_module(L, 1)) return print_overview(L);
+    if (luaL_testudata(L, 1, LTY_ARRAY_MT)) {
+        fputs(array_help, stdout);
+        fflush(stdout);
+        return 0;
+    }
+    if (lua_type(L, 1) == LUA_TTABLE && !is_tycho_module(L, 1)) {
+        lua_pushliteral(L, "__doc");
+        bool has_doc = lua_rawget(L, 1) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (has_doc || is_module(L, 1)) {
+            help_table(L, 1, lua_tostring(L, 2));
+            fflush(stdout);
+            return 0;
+        }
     }
     if (find_doc_of_value(L, 1) || find_doc_of_method(L, 1)) {
         size_t n;

@@ -43,7 +43,7 @@ static void print_usage(FILE *f)
             "  --             stop handling options\n"
             "  -              execute stdin as a script and stop handling options\n"
             "Subcommands:\n"
-            "  devices        list the devices (index, name, type, memory)\n"
+            "  devices        list the devices and their facts (memory, subgroup, ...)\n"
             "Without a script or -e, %s starts the REPL; when stdin is not a\n"
             "terminal, it is read as REPL input without prompts.\n",
             progname, progname, progname);
@@ -235,36 +235,65 @@ static void format_memory(lua_State *L, int idx, char *buf, size_t size)
     }
 }
 
+/* One cell of the devices table: field `key` of the entry at idx. */
+static void device_cell(lua_State *L, int entry, const char *key, char *buf, size_t size)
+{
+    lua_getfield(L, entry, key);
+    if (!strcmp(key, "memory") || !strcmp(key, "max_allocation")) {
+        format_memory(L, -1, buf, size);
+    } else if (!strcmp(key, "shared_memory") && lua_type(L, -1) == LUA_TNUMBER) {
+        lua_Integer v = lua_tointeger(L, -1);
+        if (v) snprintf(buf, size, "%lld KiB", (long long)(v / 1024));
+        else snprintf(buf, size, "-");
+    } else if (!strcmp(key, "subgroup_size") && lua_type(L, -1) == LUA_TNUMBER) {
+        lua_Integer v = lua_tointeger(L, -1);
+        if (v) snprintf(buf, size, "%lld", (long long)v);
+        else snprintf(buf, size, "-");
+    } else if (lua_isboolean(L, -1)) {
+        snprintf(buf, size, "%s", lua_toboolean(L, -1) ? "yes" : "no");
+    } else if (lua_isstring(L, -1) && *lua_tostring(L, -1)) {
+        snprintf(buf, size, "%s", lua_tostring(L, -1));
+    } else {
+        snprintf(buf, size, "-");
+    }
+    lua_pop(L, 1);
+}
+
 /* lua_CFunction: prints ty.devices() as a table. */
 static int list_devices(lua_State *L)
 {
+    static const char *keys[] = {"name", "description", "type", "memory", "max_allocation",
+                                 "subgroup_size", "shared_memory", "float16",
+                                 "cooperative_matrix", "note"};
+    static const char *heads[] = {"device", "name", "type", "memory", "max alloc",
+                                  "subgroup", "shared", "f16", "matrix units", "note"};
+    enum { NCOL = sizeof keys / sizeof keys[0] };
     lua_getglobal(L, "ty");
     lua_getfield(L, -1, "devices");
     lua_call(L, 0, 1);
     luaL_checktype(L, -1, LUA_TTABLE);
     int list = lua_gettop(L);
     int n = (int)luaL_len(L, list);
-    int wname = 4, wtype = 4;
+    int width[NCOL];
+    for (int c = 0; c < NCOL; c++) width[c] = (int)strlen(heads[c]);
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1)
-            printf("%-5s  %-*s  %-*s  %s\n", "index", wname, "name", wtype, "type", "memory");
+        if (pass == 1) {
+            for (int c = 0; c < NCOL; c++)
+                printf("%-*s%s", c == NCOL - 1 ? 0 : width[c], heads[c],
+                       c == NCOL - 1 ? "\n" : "  ");
+        }
         for (int i = 1; i <= n; i++) {
             lua_rawgeti(L, list, i);
             int entry = lua_gettop(L);
             if (!lua_istable(L, entry)) luaL_error(L, "ty.devices()[%d] is not a table", i);
-            lua_getfield(L, entry, "name");
-            lua_getfield(L, entry, "type");
-            lua_getfield(L, entry, "memory");
-            const char *name = lua_isstring(L, -3) ? lua_tostring(L, -3) : "-";
-            const char *type = lua_isstring(L, -2) ? lua_tostring(L, -2) : "-";
-            char memory[64];
-            format_memory(L, -1, memory, sizeof memory);
-            int ln = (int)strlen(name), lt = (int)strlen(type);
-            if (pass == 0) {
-                wname = ln > wname ? ln : wname;
-                wtype = lt > wtype ? lt : wtype;
-            } else {
-                printf("%-5d  %-*s  %-*s  %s\n", i, wname, name, wtype, type, memory);
+            for (int c = 0; c < NCOL; c++) {
+                char cell[256];
+                device_cell(L, entry, keys[c], cell, sizeof cell);
+                int len = (int)strlen(cell);
+                if (pass == 0) width[c] = len > width[c] ? len : width[c];
+                else
+                    printf("%-*s%s", c == NCOL - 1 ? 0 : width[c], cell,
+                           c == NCOL - 1 ? "\n" : "  ");
             }
             lua_settop(L, list);
         }

@@ -146,13 +146,15 @@ int repl_report(lua_State *L, int status, const char *progname)
     return status;
 }
 
-/* print(...) without looking up the global: tostring of each, tabs between. */
+/* Prints the results of a chunk, tabs between: tables as constructors
+ * (pretty.c), anything else as tostring (arrays in full). */
 static int print_values(lua_State *L)
 {
     int n = lua_gettop(L);
     for (int i = 1; i <= n; i++) {
         size_t len;
-        const char *s = luaL_tolstring(L, i, &len);
+        repl_push_pretty(L, i);
+        const char *s = lua_tolstring(L, -1, &len);
         if (i > 1) fputc('\t', stdout);
         fwrite(s, 1, len, stdout);
         lua_pop(L, 1);

@@ -6,6 +6,7 @@
  *   lines.c     line reading: readline with history, or plain stdin
  *   complete.c  tab completion of globals, fields and methods
  *   help.c      the global help() and the `?name` shorthand
+ *   pretty.c    how results are shown: tables as constructors, like trepl
  */
 #ifndef TYCHO_REPL_H
 #define TYCHO_REPL_H
@@ -62,6 +63,13 @@ extern volatile sig_atomic_t repl_sigint_pending;
 
 /* Installs readline's completion of Lua names against the globals of L. */
 void repl_complete_init(lua_State *L);
+
+/* ---------------------------------------------------------------- pretty.c */
+
+/* Pushes how the REPL shows the value at idx: a table (without __tostring)
+ * as a constructor, {2, 3} or {a = 1, b = {...}}, with arrays inside by their
+ * short form; anything else as tostring. May raise (a __tostring error). */
+void repl_push_pretty(lua_State *L, int idx);
 
 /* ---------------------------------------------------------------- help.c */
 

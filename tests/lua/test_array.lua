@@ -254,7 +254,7 @@ end
 
 function T.operators_on_non_numbers_are_errors()
    local x = ty.array{1}
-   err(function() return x + "a" end, "cannot convert a string")
+   err(function() return x + "a" end, "[add] cannot combine an array with a string")
    err(function() return x .. x end, "[concat]")
 end
 
@@ -558,6 +558,46 @@ function T.release_method()
    x:release()
    err(function() return x + 1 end, "attempt to use a released array")
    eq(y, {2})
+end
+
+function T.integer_scalars_out_of_range_widen()
+   local big = 1 << 40
+   local r = i32{1} + big
+   dtype(r, "int64")
+   eq(r, {big + 1})
+   dtype(big + i32{1}, "int64")
+   dtype(i32{1} + 5, "int32")                  -- a scalar that fits stays weak
+   dtype(i32{1} * -(1 << 31), "int32")
+   dtype(i32{1} * (1 << 31), "int64")
+   local u = ty.array({250}, "uint8")
+   dtype(u + 3, "uint8")
+   dtype(u + 300, "int32")
+   eq(u + 300, {550})
+   dtype(u + (-1), "int32")
+   eq(u + (-1), {249})
+   local b = ty.array{true, false}
+   dtype(b + 1, "int32")
+   dtype(b + big, "int64")
+   dtype(ty.array({1}, "int64") + big, "int64")
+   dtype(ty.add(i32{1}, big), "int64")
+   dtype(ty.maximum(i32{1}, big), "int64")
+end
+
+function T.frombuffer_checks_the_byte_count()
+   err(function() ty.frombuffer("abcde", "float32") end,
+       "[frombuffer] 5 bytes are not a multiple of the float32 item size (4)")
+   local x = ty.frombuffer("abcde", "float32", {1})    -- a shape reads a prefix
+   h.assert_shape(x, {1})
+   h.assert_shape(ty.frombuffer("abcdefgh", "uint8", {-1}), {8})
+   h.assert_shape(ty.frombuffer("abcdefgh", "uint8", {2, -1}), {2, 4})
+   h.assert_shape(ty.frombuffer("abcdefgh", "int32", {-1}, {offset = 4}), {1})
+   err(function() ty.frombuffer("abcdefgh", "uint8", {3, -1}) end,
+       "[frombuffer] cannot infer the -1 entry")
+   err(function() ty.frombuffer("abcd", "uint8", {-2}) end, "[frombuffer] shape entries")
+   err(function() ty.frombuffer("abcd", "uint8", nil, {ofset = 1}) end,
+       "[frombuffer] unknown option 'ofset'")
+   eq(ty.frombuffer("abcd", "uint8", nil, {offset = 2}), {99, 100})
+   eq(ty.frombuffer("abcd", {offset = 3}), {100})
 end
 
 return T

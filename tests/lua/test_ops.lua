@@ -409,4 +409,109 @@ function T.released_arrays_raise_cleanly()
    err(function() ty.add(x, 1) end, "attempt to use a released array")
 end
 
+-- options tables, axes as options, argument errors ---------------------------
+
+function T.unknown_options_are_errors()
+   local x = ty.ones{2, 3}
+   err(function() x:sum(2, {keepdimz = true}) end,
+       "[sum] unknown option 'keepdimz' (expected axis, keepdims)")
+   err(function() x:var({ddoff = 1}) end,
+       "[var] unknown option 'ddoff' (expected axis, keepdims, ddof)")
+   err(function() ty.zeros({2}, {dtyp = "int32"}) end, "[zeros] unknown option 'dtyp'")
+   err(function() ty.eye(2, {kk = 1}) end, "[eye] unknown option 'kk' (expected k, dtype, device)")
+   err(function() ty.array({1}, {dtype = "int32", shape = {1}}) end,
+       "[array] unknown option 'shape'")
+   err(function() x:argmax({axis = 1, keepdim = true, foo = 1}) end,
+       "[argmax] unknown option 'foo'")
+   err(function() x:cumsum({axis = 1, revers = true}) end, "[cumsum] unknown option 'revers'")
+   err(function() x:sort({descend = true}) end, "[sort] unknown option 'descend'")
+   err(function() x:topk(1, {larg = false}) end, "[topk] unknown option 'larg'")
+   err(function() x:softmax({axes = 1}) end, "[softmax] unknown option 'axes'")
+   err(function() x:flip({axes = 1}) end, "[flip] unknown option 'axes' (expected axis)")
+   err(function() x:pad(1, {valu = 3}) end, "[pad] unknown option 'valu'")
+   err(function() x:exp({foo = 1}) end, "[exp] unknown option 'foo' (expected no options)")
+   err(function() x:gelu({approx = "tanh"}) end, "[gelu] unknown option 'approx'")
+   err(function() ty.one_hot({1}, 2, {device = "cpu"}) end, "[one_hot] unknown option 'device'")
+   err(function() ty.set_printoptions{precison = 3} end, "[set_printoptions] unknown option")
+   err(function() x:sum({keepdim = true, keepdims = true}) end,
+       "[sum] options 'keepdims' and 'keepdim' are the same")
+   err(function() x:sum(1, {axis = 2}) end, "[sum] axis given both")
+end
+
+function T.keepdim_and_dim_are_aliases()
+   local x = ty.ones{2, 3}
+   h.assert_shape(x:sum(2, {keepdim = true}), {2, 1})
+   h.assert_shape(x:sum({dim = 2, keepdim = true}), {2, 1})
+   h.assert_shape(ty.mean(x, {dim = 1}), {3})
+   h.assert_shape(x:argmax({dim = 2, keepdim = true}), {2, 1})
+   h.assert_shape(x:std({dim = 2, keepdim = true, ddof = 1}), {2, 1})
+   eq(ty.array{{3, 1}, {2, 4}}:sort({dim = 1, descending = true}), {{3, 4}, {2, 1}})
+   eq(ty.array{{1, 2}, {3, 4}}:cumsum({dim = 1}), {{1, 2}, {4, 6}})
+end
+
+function T.axis_option_wherever_an_axis_is_positional()
+   local x = ty.array{{1, 2, 3}, {4, 5, 6}}
+   eq(x:flip({axis = 2}), {{3, 2, 1}, {6, 5, 4}})
+   eq(x:flip({dim = 1}), {{4, 5, 6}, {1, 2, 3}})
+   eq(x:flip({axis = {1, 2}}), {{6, 5, 4}, {3, 2, 1}})
+   h.assert_shape(ty.ones{1, 3, 1}:squeeze({axis = 3}), {1, 3})
+   h.assert_shape(ty.ones{1, 3, 1}:squeeze({dim = 1}), {3, 1})
+   h.assert_shape(ty.ones{3}:expand_dims({axis = 1}), {1, 3})
+   h.assert_shape(ty.ones{3}:unsqueeze({dim = -1}), {3, 1})
+   h.assert_shape(ty.concatenate({x, x}, {axis = 2}), {2, 6})
+   h.assert_shape(ty.cat({x, x}, {dim = 2}), {2, 6})
+   h.assert_shape(ty.stack({x, x}, {axis = 3}), {2, 3, 2})
+   local parts = x:split(3, {axis = 2})
+   eq(#parts, 3)
+   eq(parts[2], {{2}, {5}})
+   eq(ty.take(x, {3, 1}, {axis = 2}), {{3, 1}, {6, 4}})
+   eq(ty.take_along_axis(x, ty.array({{2}, {1}}, "int32"), {axis = 2}), {{2}, {4}})
+   eq(x:repeat_interleave(2, {axis = 1}):sum(1), {10, 14, 18})
+   eq(x:softmax({dim = 1}):sum(1), {1, 1, 1})
+   local v, i = ty.array{{1, 5, 3}}:topk(1, {dim = 2})
+   eq(v, {{5}})
+   eq(i, {{2}})
+end
+
+function T.argument_errors_name_the_function_and_the_argument()
+   local x = ty.ones{2}
+   err(function() x:astype() end, "[astype] argument 2 (dtype) must be a dtype name")
+   err(function() ty.matmul(nil, x) end,
+       "[matmul] argument 1 must be an array, a number or a table, got nil")
+   err(function() x:matmul() end,
+       "[matmul] argument 2 must be an array, a number or a table, got no value")
+   err(function() x:sum(1, {keepdims = 1}) end,
+       "[sum] option 'keepdims' must be a boolean, got number")
+   err(function() ty.add(x, "x") end, "[add] argument 2 must be an array")
+   err(function() x:repeat_interleave(-1) end, "[repeat_interleave] repeats must be >= 0, got -1")
+   err(function() x:repeat_interleave("a") end,
+       "[repeat_interleave] argument 2 (repeats) must be an integer")
+   err(function() x:expand_dims(9) end, "[expand_dims] axis 9 is out of range")
+   err(function() x:expand_dims() end, "[expand_dims] argument 2 (axis) is required")
+   err(function() x:split(0) end, "[split] number of sections must be between 1 and")
+   err(function() x:topk("a") end, "[topk] argument 2 (k) must be an integer")
+   err(function() ty.linspace(0, "b") end, "[linspace] argument 2 (stop) must be a number")
+   err(function() ty.one_hot({1}, 1.5) end,
+       "[one_hot] argument 2 (num_classes) must be an integer, got 1.5")
+end
+
+function T.take_rejects_non_integer_indices()
+   local x = ty.array{10, 20, 30}
+   err(function() ty.take(x, {1.5}) end, "[take] indices must be integers, got 1.5")
+   err(function() ty.take(x, {{1}, {2.25}}) end, "[take] indices must be integers, got 2.25")
+   err(function() x:take_along_axis({0.5}, 1) end, "[take_along_axis] indices must be integers")
+   eq(ty.take(x, {3.0, 1}), {30, 10})
+   eq(ty.take(x, {-1}), {30})
+end
+
+function T.arange_picks_int64_past_int32()
+   h.assert_dtype(ty.arange(1, 3), "int32")
+   local big = ty.arange(1 << 40, (1 << 40) + 2)
+   h.assert_dtype(big, "int64")
+   eq(big, {1 << 40, (1 << 40) + 1, (1 << 40) + 2})
+   h.assert_dtype(ty.arange(2147483646, 2147483648), "int64")
+   h.assert_dtype(ty.arange(-(1 << 33), -(1 << 33) + 1), "int64")
+   h.assert_dtype(ty.arange(1, 3, {dtype = "int32"}), "int32")
+end
+
 return T

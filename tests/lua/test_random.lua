@@ -38,7 +38,8 @@ function T.split_gives_distinct_keys()
    local four = R.split(R.key(0), 4)
    assert(#four == 4)
    assert(not same(R.uniform({8}, {key = four[3]}), R.uniform({8}, {key = four[4]})))
-   err(function() R.split(R.key(0), 0) end, "[split] number of keys must be >= 1")
+   err(function() R.split(R.key(0), 0) end,
+       "[split] number of keys must be between 1 and 1048576, got 0")
    err(function() R.split(5) end, "[split] expected a key")
 end
 
@@ -113,9 +114,28 @@ function T.truncated_normal_stays_in_bounds()
 end
 
 function T.bad_arguments_are_errors()
-   err(function() ty.rand{2, -1} end, "[uniform] shape entries must be non-negative")
-   err(function() ty.rand({2}, {key = 3}) end, "[uniform] expected a key")
+   err(function() ty.rand{2, -1} end, "[rand] shape entries must be non-negative")
+   err(function() R.uniform{2, -1} end, "[uniform] shape entries must be non-negative")
+   err(function() ty.rand({2}, {key = 3}) end, "[rand] expected a key")
    err(function() R.key("x") end, "[key] seed must be an integer")
+end
+
+function T.draw_options_are_checked()
+   err(function() R.uniform({3}, {lo = 5}) end,
+       "[uniform] unknown option 'lo' (expected low, high, key, dtype, device)")
+   err(function() R.normal({3}, {sigma = 2}) end, "[normal] unknown option 'sigma'")
+   err(function() ty.randn({3}, {seed = 2}) end, "[randn] unknown option 'seed'")
+   err(function() R.randint(1, 6, {3}, {low = 1}) end, "[randint] unknown option 'low'")
+   err(function() R.permutation(5, {dtype = "int64"}) end, "[permutation] unknown option 'dtype'")
+   err(function() R.bits({2}, {dtype = "int32"}) end, "[bits] draws are int64, dtype 'int32'")
+   err(function() R.bits({2}, "int32") end, "[bits] draws are int64")
+   err(function() R.bernoulli(0.5, {2}, {dtype = "float32"}) end, "[bernoulli] draws are bool")
+   h.assert_dtype(R.bits({2}, {dtype = "int64"}), "int64")
+   local u = R.uniform({100}, {low = 5, high = 6, key = R.key(3)})
+   assert(u:min():item() >= 5 and u:max():item() < 6)
+   err(function() R.uniform({3}, {low = "a"}) end, "[uniform] option 'low' must be a number")
+   err(function() R.split(R.key(0), 1e9) end,
+       "[split] number of keys must be between 1 and 1048576, got 1000000000")
 end
 
 return T

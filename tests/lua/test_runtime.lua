@@ -43,7 +43,7 @@ function T.memory_limit_refuses_then_the_session_continues()
    local previous = ty.memory_limit(active + 1000000)
    assert(previous > 0)
    local ok, e = pcall(function() return (ty.zeros{1000, 1000} + 1):eval() end)
-   ty.memory_limit(nil)                        -- restores the default
+   ty.memory_limit(0)                          -- restores the default
    assert(not ok, "allocation past the limit must fail")
    assert(tostring(e):find("[alloc]", 1, true), e)
    eq(ty.memory().limit, previous)
@@ -85,7 +85,31 @@ end
 function T.bad_arguments_are_errors()
    err(function() ty.memory_limit(-5) end, "[memory_limit] expected a number of bytes")
    err(function() ty.memory("nowhere") end, "[memory] unknown device")
-   err(function() ty.set_num_threads("x") end, "number expected")
+   err(function() ty.set_num_threads("x") end,
+       "[set_num_threads] argument 1 (threads) must be an integer, got string")
+end
+
+function T.memory_limit_queries_validates_and_clamps()
+   local default = ty.memory_limit()           -- a query: no reset, no change
+   eq(ty.memory().limit, default)
+   local before = ty.memory_limit(default + 4096)
+   eq(before, default)
+   eq(ty.memory_limit(), default + 4096)       -- still the limit just set
+   eq(ty.memory().limit, default + 4096)
+   eq(ty.memory_limit(nil, "cpu"), default + 4096)
+   eq(ty.memory_limit(0), default + 4096)      -- 0 restores the default
+   eq(ty.memory_limit(), default)
+   err(function() ty.memory_limit(0 / 0) end, "[memory_limit] expected a finite number")
+   err(function() ty.memory_limit(math.huge) end, "[memory_limit] expected a finite number")
+   err(function() ty.memory_limit(-1) end, "[memory_limit] expected a number of bytes >= 0")
+   err(function() ty.memory_limit(-1e30) end, "[memory_limit] expected a number of bytes >= 0")
+   err(function() ty.memory_limit(1.5) end, "[memory_limit] expected a whole number")
+   err(function() ty.memory_limit("1GB") end, "[memory_limit] expected a number of bytes")
+   ty.memory_limit(1e30)                       -- clamped: no limit in practice
+   eq(ty.memory_limit(), math.maxinteger)
+   eq(ty.ones{3}:sum(), 3)
+   ty.memory_limit(0)
+   eq(ty.memory_limit(), default)
 end
 
 return T

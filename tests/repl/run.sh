@@ -169,6 +169,36 @@ expect "Tab completes an array method (x:matm -> x:matmul)" a '^> x:matmul'
 keys a C-c
 
 clear_screen a
+tm send-keys -t a -l 'x.sh'
+keys a Tab
+expect "Tab completes an array field (x.sh -> x.shape)" a '^> x\.shape$'
+keys a C-c
+
+clear_screen a
+tm send-keys -t a -l 'x.'
+keys a Tab Tab
+expect "Tab Tab lists the fields of an array" a 'T +device +dtype +ndim +shape +size'
+keys a C-c
+
+clear_screen a
+type_line a 'reprobate_global = 1'
+tm send-keys -t a -l 'ty.ones{3}:resh'
+keys a Tab
+expect "Tab after a call completes array methods (:resh -> :reshape)" a \
+    '^> ty\.ones\{3\}:reshape$'
+keys a C-c
+clear_screen a
+tm send-keys -t a -l 'ty.ones{3}:repr'
+keys a Tab
+sleep 0.3
+if screen a | grep -q 'reprobate'; then
+    fail "Tab after ':' never completes globals" "$(screen a)"
+else
+    pass "Tab after ':' never completes globals"
+fi
+keys a C-c
+
+clear_screen a
 type_line a 'obj = setmetatable({}, {__index = {frobnicate = print}})'
 tm send-keys -t a -l 'obj:frob'
 keys a Tab
@@ -291,13 +321,72 @@ run "--help prints the usage" 0 '^usage: tycho' '' -- "$TYCHO" --help
 run "an unknown option: usage on stderr, exit status 2" 2 '' '^usage: tycho' \
     -- "$TYCHO" --no-such-option
 run "-e without code: exit status 2" 2 '' 'needs an argument' -- "$TYCHO" -e
-run "tycho devices lists the devices" 0 '^index +name +type +memory' '' -- "$TYCHO" devices
+run "tycho devices lists the devices" 0 '^(index|device) +name +type +memory' '' -- "$TYCHO" devices
 
 input 'require("tycho") == ty'
 run "require \"tycho\" returns the global ty" 0 '^true$' '' -- "$TYCHO"
 
 input 'help(ty.matmul)'
 run "help(ty.matmul) prints something" 0 '.' '' -- "$TYCHO"
+
+# ---------------------------------------------------------------- tables at the prompt, help
+
+input 'ty.ones{2, 3}.shape'
+run "a table result prints as a constructor: {2, 3}" 0 '^\{2, 3\}$' '' -- "$TYCHO"
+
+input 'ty.memory()'
+run "ty.memory() prints its fields sorted" 0 \
+    '^\{active = [0-9]+, cached = [0-9]+, limit = [0-9]+, peak = [0-9]+\}$' '' -- "$TYCHO"
+
+input '{1, "2", {a = true}, [10] = false, x = ty.ones{2, 3}}'
+run "nested tables, keys and arrays inside tables (short form)" 0 \
+    '^\{1, "2", \{a = true\}, \[10\] = false, x = array\(shape=\(2,3\), dtype=float32\)\}$' \
+    '' -- "$TYCHO"
+
+input '{["a b"] = "x\ny", ["end"] = 1, [1.5] = 2}'
+run "keys that are not names are bracketed, strings quoted" 0 \
+    '^\{\[1\.5\] = 2, \["a b"\] = "x\\ny", \["end"\] = 1\}$' '' -- "$TYCHO"
+
+input 't = {name = "t"}' 't.self = t' 't'
+run "a cycle is shown, not followed" 0 '^\{name = "t", self = \{\.\.\.\} --\[\[cycle\]\]\}$' '' \
+    -- "$TYCHO"
+
+input 'big = {}' 'for i = 1, 500 do big[i] = i end' 'big'
+run "a long table is truncated" 0 '\.\.\. \(400 more\),$' '' -- "$TYCHO"
+
+input 'cfg = {optimizer = {name = "sgd", lr = 0.1, momentum = 0.9}, layers = {784, 256, 10}, seed = 42}' 'cfg'
+run "a table wider than a line is indented" 0 '^  optimizer = \{lr = 0.1, momentum = 0.9, name = "sgd"\},$' \
+    '' -- "$TYCHO"
+
+input 'ty.ones{2}'
+run "an array at the prompt still prints in full" 0 '^array\(\[1\., 1\.\], shape=\(2,\), dtype=float32\)$' \
+    '' -- "$TYCHO"
+
+input 'help(ty.random)'
+run "help(ty.random) lists its functions with their descriptions" 0 \
+    '^  uniform +Uniform draws in \[low, high\)\.$' '' -- "$TYCHO"
+
+input 'help(string)'
+run "help of a module lists its functions" 0 '^  gsub$' '' -- "$TYCHO"
+
+input 'x = ty.ones{2, 3}' 'help(x)'
+run "help(<array>) describes arrays instead of printing one" 0 '^  fields +x\.shape' '' \
+    -- "$TYCHO"
+if grep -q 'array(\[' "$TMP/out"; then
+    fail "help(<array>) does not print the array" "$(cat "$TMP/out")"
+else
+    pass "help(<array>) does not print the array"
+fi
+
+input 'help()'
+run "help() names no autograd or neural networks before they exist" 0 '^tycho .* -- lazy arrays' \
+    '' -- "$TYCHO"
+if ty_has=$(echo 'print(ty.grad ~= nil or nn ~= nil)' | "$TYCHO") && [ "$ty_has" = false ] \
+    && grep -Eqi 'autograd|neural' "$TMP/out"; then
+    fail "help() mentions autograd or neural networks" "$(cat "$TMP/out")"
+else
+    pass "help() mentions autograd or neural networks only when present"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -12,6 +12,8 @@
 
 typedef struct device_memory {
     size_t active, peak, cached, limit;
+    size_t default_limit;              /* computed once: heaps may report
+                                          a varying size (lavapipe) */
 } device_memory;
 
 static device_memory memory[MAX_DEVICES];
@@ -25,7 +27,7 @@ static int slot(ty_device d)
 
 /* The default limit: three quarters of physical memory (CPU), nine tenths
  * of the device-local heap (Vulkan). */
-static size_t default_limit(ty_device device)
+static size_t compute_default_limit(ty_device device)
 {
     if (device.kind == TY_VULKAN) {
         const vk_device_facts *f = vk_facts(device.index);
@@ -34,6 +36,14 @@ static size_t default_limit(ty_device device)
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return (size_t)8 << 30;
     return (size_t)pages / 4 * 3 * (size_t)page;
+}
+
+/* The default limit of a device, computed on first use (lock held). */
+static size_t default_limit(ty_device device)
+{
+    device_memory *m = &memory[slot(device)];
+    if (!m->default_limit) m->default_limit = compute_default_limit(device);
+    return m->default_limit;
 }
 
 static void format_bytes(size_t n, char *buf, size_t size)

@@ -221,8 +221,8 @@ const float LN2_HI = 0.693145751953125;             // 12 trailing zero bits
 const float LN2_LO = 1.428606765330187045e-6;
 const float LOG2E = 1.4426950408889634;
 
-// 2^k for k in [-126, 127], built from its bits (lavapipe's ldexp is not
-// exact: 3.6e-6 relative error at 2^115).
+// 2^k for k in [-126, 127], built from its bits (no reliance on ldexp's
+// handling of out-of-range exponents).
 float pow2i(int k) { return uintBitsToFloat(uint(k + 127) << 23); }
 
 // p * 2^k for k in [-252, 254], in two exact steps (no overflow of 2^k).

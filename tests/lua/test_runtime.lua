@@ -29,7 +29,7 @@ function T.memory_reports_bytes()
    assert(m.limit > 0)
    local x = ty.zeros{1000, 1000} + 1
    ty.eval(x)
-   local m2 = ty.memory("cpu")
+   local m2 = ty.memory(ty.default_device())
    assert(m2.active >= m.active + 4000000, "active grew by the array's 4 MB")
    assert(m2.peak >= m2.active)
    ty.reset_peak_memory()
@@ -96,7 +96,7 @@ function T.memory_limit_queries_validates_and_clamps()
    eq(before, default)
    eq(ty.memory_limit(), default + 4096)       -- still the limit just set
    eq(ty.memory().limit, default + 4096)
-   eq(ty.memory_limit(nil, "cpu"), default + 4096)
+   eq(ty.memory_limit(nil, ty.default_device()), default + 4096)
    eq(ty.memory_limit(0), default + 4096)      -- 0 restores the default
    eq(ty.memory_limit(), default)
    err(function() ty.memory_limit(0 / 0) end, "[memory_limit] expected a finite number")

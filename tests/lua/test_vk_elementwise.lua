@@ -375,7 +375,7 @@ end
 
 function T.mixing_devices_is_an_error()
    if not VK then return end
-   local a, b = ty.ones({3}), ty.ones({3}):to(VK)
+   local a, b = ty.ones({3}, {device = "cpu"}), ty.ones({3}):to(VK)
    h.assert_error(function() return ty.add(a, b) end, "[add] arrays are on different devices")
    h.assert_error(function() return ty.where(a:gt(0), a, b) end,
                   "[where] arrays are on different devices")

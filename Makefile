@@ -1,7 +1,7 @@
 # tycho -- build, test and set-up. `make deps` installs the Debian packages.
 CC      ?= cc
 PREFIX  ?= /usr/local
-OPT     ?= -O2
+OPT     ?= -O3
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -D_GNU_SOURCE -Icore
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
@@ -30,7 +30,7 @@ VIZ_OBJ  := $(VIZ_SRC:%.c=$(B)/%.o)
 REPL_OBJ := $(REPL_SRC:%.c=$(B)/%.o)
 
 .PHONY: FORCE all deps test test-c test-lua test-repl test-validation demo install clean \
-  check-memory bench
+  check-memory bench bench-vulkan
 all: tycho libtycho.a tycho.so
 
 $(B)/%.o: %.c $(wildcard core/*.h lua/*.h viz/*.h repl/*.h)
@@ -109,6 +109,9 @@ test-validation: all $(B)/tests/c/run_tests
 	$(VALIDATION_ENV) $(B)/tests/c/run_tests
 	@echo "== Lua tests (Vulkan, validation layer)"
 	$(VALIDATION_ENV) ./tycho tests/lua/run.lua
+
+bench-vulkan: all
+	sh bench/run_vulkan.sh
 
 check-memory: all
 	TYCHO_DEVICE=cpu valgrind --error-exitcode=1 --leak-check=full \

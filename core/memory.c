@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -18,6 +19,8 @@ typedef struct device_memory {
 
 static device_memory memory[MAX_DEVICES];
 static pthread_mutex_t memory_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const ty_device memory_cpu = {TY_CPU, 0};
 
 static int slot(ty_device d)
 {
@@ -118,10 +121,106 @@ void ty_memory_reset_peak(ty_device device)
     pthread_mutex_unlock(&memory_lock);
 }
 
+/* ---------------------------------------------------------------- CPU cache
+ * Large host buffers are kept after release and reused by size class: a
+ * fresh allocation of hundreds of MiB costs a page fault per 4 KiB, more than
+ * the kernel that fills it. Huge pages are requested for them. */
+
+#define CACHE_MIN ((size_t)64 << 10)       /* smaller ones go to malloc */
+#define HUGE_PAGE ((size_t)2 << 20)
+#define NCLASSES 256
+
+typedef struct cached_block {
+    void *data;
+    struct cached_block *next;
+} cached_block;
+
+static cached_block *cpu_free[NCLASSES];
+static size_t cpu_cached;
+
+/* Size class of n (>= CACHE_MIN): quarter steps between powers of two. */
+static int size_class(size_t n, size_t *capacity)
+{
+    int k = 63 - __builtin_clzll((unsigned long long)n);   /* 2^k <= n */
+    size_t base = (size_t)1 << k, quarter = base / 4;
+    size_t steps = (n - base + quarter - 1) / quarter;       /* 0..4 */
+    *capacity = base + steps * quarter;
+    return k * 4 + (int)steps;
+}
+
+static void *cpu_block_new(size_t capacity)
+{
+    size_t align = capacity >= HUGE_PAGE ? HUGE_PAGE : 64;
+    void *p = aligned_alloc(align, (capacity + align - 1) / align * align);
+    if (p && capacity >= HUGE_PAGE) madvise(p, capacity, MADV_HUGEPAGE);
+    return p;
+}
+
+/* Frees every cached host block (lock held). */
+static void cpu_cache_clear_locked(void)
+{
+    for (int c = 0; c < NCLASSES; c++)
+        while (cpu_free[c]) {
+            cached_block *b = cpu_free[c];
+            cpu_free[c] = b->next;
+            free(b->data);
+            free(b);
+        }
+    cpu_cached = 0;
+    memory[0].cached = 0;
+}
+
 void ty_clear_cache(void)
 {
-    /* The CPU backend keeps no cache. */
+    pthread_mutex_lock(&memory_lock);
+    cpu_cache_clear_locked();
+    pthread_mutex_unlock(&memory_lock);
     vk_clear_cache();
+}
+
+/* A host block of at least nbytes: from the cache when one fits. */
+static void *cpu_data_alloc(size_t nbytes)
+{
+    if (nbytes < CACHE_MIN) return aligned_alloc(64, (nbytes + 63) / 64 * 64 + 64);
+    size_t capacity;
+    int c = size_class(nbytes, &capacity);
+    pthread_mutex_lock(&memory_lock);
+    cached_block *b = c < NCLASSES ? cpu_free[c] : NULL;
+    if (b) {
+        cpu_free[c] = b->next;
+        cpu_cached -= capacity;
+        memory[0].cached = cpu_cached;
+    }
+    pthread_mutex_unlock(&memory_lock);
+    if (!b) return cpu_block_new(capacity);
+    void *data = b->data;
+    free(b);
+    return data;
+}
+
+/* Returns a host block to the cache (up to a quarter of the limit). */
+static void cpu_data_free(void *data, size_t nbytes)
+{
+    if (nbytes < CACHE_MIN) {
+        free(data);
+        return;
+    }
+    size_t capacity;
+    int c = size_class(nbytes, &capacity);
+    cached_block *b = malloc(sizeof *b);
+    pthread_mutex_lock(&memory_lock);
+    if (b && c < NCLASSES && cpu_cached + capacity <= default_limit(memory_cpu) / 4) {
+        b->data = data;
+        b->next = cpu_free[c];
+        cpu_free[c] = b;
+        cpu_cached += capacity;
+        memory[0].cached = cpu_cached;
+        data = NULL;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&memory_lock);
+    free(b);
+    free(data);
 }
 
 ty_buffer *ty__buffer_alloc(ty_device device, size_t nbytes)
@@ -141,8 +240,11 @@ ty_buffer *ty__buffer_alloc(ty_device device, size_t nbytes)
         return vb;
     }
     ty_buffer *b = malloc(sizeof *b);
-    size_t padded = (nbytes + 63) / 64 * 64;
-    void *data = aligned_alloc(64, padded ? padded : 64);
+    void *data = cpu_data_alloc(nbytes);
+    if (!data) {   /* the cache may hold what the system now refuses */
+        ty_clear_cache();
+        data = cpu_data_alloc(nbytes);
+    }
     if (!b || !data) {
         free(b);
         free(data);
@@ -168,6 +270,6 @@ void ty__buffer_release(ty_buffer *b)
     if (!b || __atomic_sub_fetch(&b->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     mem_unreserve(b->device, b->nbytes);
     if (b->device.kind == TY_VULKAN) vk_buffer_free(b);
-    else free(b->data);
+    else cpu_data_free(b->data, b->nbytes);
     free(b);
 }

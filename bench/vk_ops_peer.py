@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""bench/vk_ops_peer.py -- the cases of bench/vk_ops.lua in PyTorch on CUDA
+(or the CPU when CUDA is absent), same output format:
+    name<TAB>median_seconds<TAB>value<TAB>unit"""
+import statistics
+import sys
+import time
+
+import torch
+
+scale = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[1] == "--scale" else 1
+dev = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def sync():
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, reps):
+    fn()
+    sync()
+    t = []
+    for _ in range(reps):
+        s = time.perf_counter()
+        fn()
+        sync()
+        t.append(time.perf_counter() - s)
+    return statistics.median(t)
+
+
+def report(name, s, value, unit):
+    print("%s\t%.6g\t%.4g\t%s" % (name, s, value, unit))
+
+
+print("#device\t%s" % (torch.cuda.get_device_name() if dev == "cuda" else "cpu"))
+n = (256 * 1024 * 1024) // scale
+a = torch.rand(n, device=dev)
+b = torch.rand(n, device=dev)
+s = timed(lambda: a + b, 10)
+report("add_f32_256M", s, 3 * 4 * n / s / 1e9, "GB/s")
+s = timed(lambda: a.clone(), 10)
+report("copy_f32_256M", s, 2 * 4 * n / s / 1e9, "GB/s")
+s = timed(lambda: a.half(), 10)
+report("astype_f32_f16_256M", s, 6 * n / s / 1e9, "GB/s")
+del a, b
+rows, cols = 8192 // max(1, int(scale ** 0.5)), 8192
+m = torch.randn(rows, cols, device=dev)
+s = timed(lambda: torch.softmax(m, -1), 10)
+report("softmax_8192x8192", s, 2 * 4 * rows * cols / s / 1e9, "GB/s")
+s = timed(lambda: m.sum(-1), 10)
+report("sum_rows_8192x8192", s, 4 * rows * cols / s / 1e9, "GB/s")
+s = timed(lambda: m.sum(), 10)
+report("sum_all_8192x8192", s, 4 * rows * cols / s / 1e9, "GB/s")
+s = timed(lambda: m.argmax(-1), 10)
+report("argmax_rows_8192x8192", s, 4 * rows * cols / s / 1e9, "GB/s")
+x = torch.ones(256, device=dev)
+
+
+def chain():
+    y = x
+    for _ in range(2000):
+        y = y + 1
+    return y
+
+
+s = timed(chain, 5)
+report("chain_2000_nodes", s, s / 2000 * 1e6, "us/node")

@@ -12,7 +12,6 @@
  * reductions of few large rows a split into partial results in a scratch
  * block reduced again by a second dispatch.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,22 +180,14 @@ static int reduce_run(const reduce_job *j)
     int64_t nsplit = 1;
     if (thread && j->nred > 1024 && j->nout < 32768) {
         nsplit = min64(ceil_div(j->nred, 512), ceil_div(32768, j->nout));
-    } else if (!thread && j->nout < 512 && j->nred >= 16384) {
-        nsplit = min64(j->nred / 4096, ceil_div(1024, j->nout));
+    } else if (!thread && j->nout < 2048 && j->nred >= 16384) {
+        /* enough workgroups to fill a large GPU, chunks of >= 4096 */
+        nsplit = min64(j->nred / 4096, ceil_div(4096, j->nout));
     }
     ty_buffer *part = NULL;
-    if (getenv("DBG_NOSPLIT")) nsplit = 1;
     if (nsplit > 1) {
         part = vk_scratch(j->dev, (size_t)(j->nout * nsplit) * 8);
         if (!part) return -1;
-    }
-    if (getenv("DBG_ADDR")) {
-        fprintf(stderr, "reduce thread=%d nsplit=%lld src=%llx..%llx dst=%llx part=%llx..%llx\n",
-                thread, (long long)nsplit, (unsigned long long)j->src_addr,
-                (unsigned long long)(buffer_address(j->src) + j->src->nbytes),
-                (unsigned long long)j->dst_addr,
-                (unsigned long long)(part ? buffer_address(part) : 0),
-                (unsigned long long)(part ? buffer_address(part) + part->nbytes : 0));
     }
 
     vk_reduce_params p;

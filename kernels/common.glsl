@@ -122,17 +122,38 @@ uint64_t linear_id()
 
 // Element offset of row-major position `linear` in an N-d array with the
 // given shape and strides (in elements; strides may be 0 or negative).
-int64_t strided_offset(uint64_t linear, int ndim, int64_t shape[MAX_DIMS],
-                       int64_t strides[MAX_DIMS])
+// strided_offset over dims 0..last with 64-bit arithmetic.
+int64_t strided_offset_wide(uint64_t linear, int last, int64_t shape[MAX_DIMS],
+                            int64_t strides[MAX_DIMS])
 {
     int64_t off = 0;
-    for (int d = ndim - 1; d >= 0; d--) {
+    for (int d = last; d >= 0; d--) {
         int64_t s = shape[d];
         int64_t c = int64_t(linear % uint64_t(s));
         linear /= uint64_t(s);
         off += c * strides[d];
     }
     return off;
+}
+
+int64_t strided_offset(uint64_t linear, int ndim, int64_t shape[MAX_DIMS],
+                       int64_t strides[MAX_DIMS])
+{
+    int64_t off = 0;
+    if (linear <= 0xffffffffUL) {
+        // 32-bit division: faster, and 64-bit division of non-uniform values
+        // has produced wrong results on an NVIDIA driver (580.159)
+        uint l = uint(linear);
+        for (int d = ndim - 1; d >= 0; d--) {
+            if (shape[d] > 0xffffffffL)
+                return off + strided_offset_wide(uint64_t(l), d, shape, strides);
+            uint s = uint(shape[d]);
+            off += int64_t(l % s) * strides[d];
+            l /= s;
+        }
+        return off;
+    }
+    return strided_offset_wide(linear, ndim - 1, shape, strides);
 }
 
 // The status block (core/vk.h): the first reported error wins.

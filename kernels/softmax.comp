@@ -74,6 +74,20 @@ float combine_group(float v, bool is_max)
 // The shift subtracted before exp: the maximum, with -inf replaced by 0.
 float shift_of(float m) { return (isinf(m) && m < 0.0) ? 0.0 : m; }
 
+// q = a / b, r = a % b; in 32 bits where both fit: faster, and NVIDIA's
+// driver 580.159.04 (H200) computed the non-uniform 64-bit pair wrongly in
+// reduce.comp's invocation-per-output mode.
+void divmod(uint64_t a, uint64_t b, out uint64_t q, out uint64_t r)
+{
+    if (a <= 0xfffffffful && b <= 0xfffffffful) {
+        q = uint64_t(uint(a) / uint(b));
+        r = uint64_t(uint(a) % uint(b));
+    } else {
+        q = a / b;
+        r = a - q * b;
+    }
+}
+
 void main()
 {
     Params p = Params(pc.params);
@@ -89,7 +103,9 @@ void main()
     if (line >= uint64_t(p.nlines)) return;     // uniform in MODE_GROUP
     int64_t n = p.n, inner = p.inner, xs = p.xstride;
     int64_t xbase = strided_offset(line, p.kn, kshape, kstride);
-    int64_t obase = int64_t(line / uint64_t(inner)) * n * inner + int64_t(line % uint64_t(inner));
+    uint64_t outer, within;
+    divmod(line, uint64_t(inner), outer, within);
+    int64_t obase = int64_t(outer) * n * inner + int64_t(within);
 
     if (!group) {
         float m = NEG_INF;

@@ -132,6 +132,20 @@ void write_out(Params p, int64_t xbase, int64_t obase, uint q, uint64_t key, uin
     }
 }
 
+// q = a / b, r = a % b; in 32 bits where both fit: faster, and NVIDIA's
+// driver 580.159.04 (H200) computed the non-uniform 64-bit pair wrongly in
+// reduce.comp's invocation-per-output mode.
+void divmod(uint64_t a, uint64_t b, out uint64_t q, out uint64_t r)
+{
+    if (a <= 0xfffffffful && b <= 0xfffffffful) {
+        q = uint64_t(uint(a) / uint(b));
+        r = uint64_t(uint(a) % uint(b));
+    } else {
+        q = a / b;
+        r = a - q * b;
+    }
+}
+
 void main()
 {
     Params p = Params(pc.params);
@@ -147,8 +161,9 @@ void main()
     if (MODE == MODE_STEP) {
         uint64_t t = linear_id(), half_p = uint64_t(P / 2u);
         if (t >= uint64_t(p.nlines) * half_p) return;
-        uint64_t line = t / half_p;
-        uint q = uint(t % half_p), j = p.j;
+        uint64_t line, q64;
+        divmod(t, half_p, line, q64);
+        uint q = uint(q64), j = p.j;
         uint a = 2u * q - (q & (j - 1u)), b = a + j;
         bool asc = (a & p.k) == 0u;
         uint64_t ka_addr = p.keys + (line * uint64_t(P) + uint64_t(a)) * 8ul;
@@ -176,11 +191,13 @@ void main()
     uint len = MODE == MODE_LOCAL ? P : SN;
     uint64_t nblocks = uint64_t(P / len);
     if (group >= uint64_t(p.nlines) * nblocks) return;  // uniform over the workgroup
-    uint64_t line = group / nblocks;
-    uint first = uint(group % nblocks) * len;           // global position of slot 0
+    uint64_t line, block;
+    divmod(group, nblocks, line, block);
+    uint first = uint(block) * len;                     // global position of slot 0
     int64_t xbase = strided_offset(line, int(p.kn), kshape, kstride);
-    int64_t obase = int64_t(line / uint64_t(p.inner)) * p.n * p.inner +
-                    int64_t(line % uint64_t(p.inner));
+    uint64_t outer, within;
+    divmod(line, uint64_t(p.inner), outer, within);
+    int64_t obase = int64_t(outer) * p.n * p.inner + int64_t(within);
     uint64_t scratch = line * uint64_t(P) + uint64_t(first);   // element index
 
     // load

@@ -263,7 +263,8 @@ function T.softmax_log_softmax()
    local x = rand({37, 50}, "float32")
    for vname, view in pairs(VIEWS) do
       same("softmax " .. vname, function(a) return ty.softmax(view(a), 1) end, x, "transcendental")
-      same("log_softmax " .. vname, function(a) return ty.log_softmax(view(a), 2) end, x, "transcendental")
+      same("log_softmax " .. vname, function(a) return ty.log_softmax(view(a), 2) end, x,
+         "transcendental")
    end
    local inf, nan = math.huge, 0 / 0
    local rows = {{1, 2, nan, 3}, {-inf, -inf, -inf, -inf}, {1, inf, 2, 3}, {-inf, 0, 1, -inf}}
@@ -283,7 +284,8 @@ function T.sort_argsort_stable_nan_last()
                local what = string.format("%s (%s) axis %d desc %s", dt,
                   table.concat(shape, ","), axis, tostring(desc))
                same("sort " .. what, function(a) return ty.sort(a, axis, desc) end, x, "exact")
-               same("argsort " .. what, function(a) return ty.argsort(a, axis, desc) end, x, "exact")
+               same("argsort " .. what, function(a) return ty.argsort(a, axis, desc) end, x,
+                  "exact")
             end
          end
       end
@@ -313,7 +315,8 @@ function T.sort_rows_longer_than_shared_memory()
       local dt, shape = case[1], case[2]
       local x = rand(shape, dt, "ties")
       for _, desc in ipairs({false, true}) do
-         same("argsort long " .. dt, function(a) return ty.argsort(a, #shape, desc) end, x, "exact")
+         same("argsort long " .. dt, function(a) return ty.argsort(a, #shape, desc) end, x,
+            "exact")
          same("sort long " .. dt, function(a) return ty.sort(a, #shape, desc) end, x, "exact")
       end
    end

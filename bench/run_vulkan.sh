@@ -12,8 +12,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 TYCHO=${TYCHO:-./tycho}
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
+PY=
+for p in python3 /usr/bin/python3; do
+    if command -v "$p" >/dev/null && "$p" -c 'import torch' 2>/dev/null; then PY=$p; break; fi
+done
+[ -n "$PY" ] || { echo "run_vulkan.sh: no python3 with torch (the peer)"; exit 1; }
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 export TYCHO_DEVICE=${TYCHO_DEVICE:-vulkan}

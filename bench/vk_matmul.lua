@@ -1,8 +1,8 @@
 -- bench/vk_matmul.lua -- matmul throughput (GFLOP/s) of the default device
 -- (meant for Vulkan: TYCHO_DEVICE=vulkan) in float32 and float16: squares
 -- 256..8192 and LLM-like shapes. Each case: inputs made and evaluated once,
--- `warmup` untimed runs, then `reps` timed runs of matmul + ty.eval + an
--- item() of one element (so the device has finished); the median is kept.
+-- `warmup` untimed runs, then `reps` timed runs of matmul + ty.eval (which
+-- returns when the device has finished); the median is kept.
 -- bench/vk_matmul_peer.py times the same cases in PyTorch.
 --
 --   ./tycho bench/vk_matmul.lua [--max N] [--dtype f32|f16|all] [--reps R]
@@ -54,10 +54,9 @@ local function median(t)
    return (t[n // 2] + t[n // 2 + 1]) / 2
 end
 
--- Waits for x: reads one element back.
+-- Waits for x: ty.eval returns once the device's fence has signalled.
 local function sync(x)
-   while #x.shape > 0 do x = x[1] end
-   return x:item()
+   ty.eval(x)
 end
 
 for _, dt in ipairs(dtypes) do

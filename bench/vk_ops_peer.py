@@ -44,16 +44,16 @@ report("copy_f32_256M", s, 2 * 4 * n / s / 1e9, "GB/s")
 s = timed(lambda: a.half(), 10)
 report("astype_f32_f16_256M", s, 6 * n / s / 1e9, "GB/s")
 del a, b
-rows, cols = 8192 // max(1, int(scale ** 0.5)), 8192
+rows, cols = 16384 // max(1, int(scale ** 0.5)), 16384
 m = torch.randn(rows, cols, device=dev)
 s = timed(lambda: torch.softmax(m, -1), 10)
-report("softmax_8192x8192", s, 2 * 4 * rows * cols / s / 1e9, "GB/s")
+report("softmax_16384x16384", s, 2 * 4 * rows * cols / s / 1e9, "GB/s")
 s = timed(lambda: m.sum(-1), 10)
-report("sum_rows_8192x8192", s, 4 * rows * cols / s / 1e9, "GB/s")
+report("sum_rows_16384x16384", s, 4 * rows * cols / s / 1e9, "GB/s")
 s = timed(lambda: m.sum(), 10)
-report("sum_all_8192x8192", s, 4 * rows * cols / s / 1e9, "GB/s")
+report("sum_all_16384x16384", s, 4 * rows * cols / s / 1e9, "GB/s")
 s = timed(lambda: m.argmax(-1), 10)
-report("argmax_rows_8192x8192", s, 4 * rows * cols / s / 1e9, "GB/s")
+report("argmax_rows_16384x16384", s, 4 * rows * cols / s / 1e9, "GB/s")
 x = torch.ones(256, device=dev)
 
 

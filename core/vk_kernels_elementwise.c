@@ -234,6 +234,17 @@ int vk_copy(ty_array *out)
     ew_plan pl;
     ew_plan_init(&pl, out, x->ndim, x->shape, &x, 1);
     int32_t spec[8] = {x->dtype, out->dtype, !is_float(out->dtype) && !is_float(x->dtype)};
+    uint64_t bytes = (uint64_t)out->size * ty_dtype_size(out->dtype);
+    if (pl.contig && !pl.scalars && x->dtype == out->dtype && vk_address(x) % 16 == 0 &&
+        vk_address(out) % 16 == 0 && bytes % 16 == 0 && bytes / 16 <= UINT32_MAX) {
+        /* a plain byte copy: 16 bytes per load and store */
+        pl.p.n = bytes / 16;
+        spec[3] = 1;   /* CONTIG */
+        spec[4] = 0;   /* SCALAR */
+        spec[5] = 1;   /* VEC4 */
+        return ew_dispatch(out, "copy", spec, 6, &pl.p, sizeof pl.p, tiles(pl.p.n), pl.reads,
+                           pl.nin);
+    }
     return ew_run(out, "copy", &pl, spec, 3);
 }
 

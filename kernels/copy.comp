@@ -17,6 +17,9 @@ layout(constant_id = 2) const int DT_OUT = DT_FLOAT32;
 layout(constant_id = 3) const int INT_DOMAIN = 0;
 layout(constant_id = 4) const int CONTIG = 0;
 layout(constant_id = 5) const int SCALAR = 0;
+layout(constant_id = 6) const int VEC4 = 0;   // same dtype, 16-byte aligned: n counts uvec4s
+
+layout(buffer_reference, std430, buffer_reference_align = 16) buffer BufV4 { uvec4 v[]; };
 
 void apply(uint64_t x, int64_t i, uint64_t y, int64_t j)
 {
@@ -46,6 +49,15 @@ void main()
 {
     EwParams p = EwParams(pc.params);
     uint64_t y = p.dst, x = p.src[0], n = p.n;
+    if (VEC4 != 0) {
+        uint64_t base = ew_tile_base();
+        for (int j = 0; j < EW_EPT; j++) {
+            uint64_t i = base + uint64_t(j) * uint64_t(gl_WorkGroupSize.x);
+            if (i >= n) break;
+            BufV4(y).v[uint(i)] = BufV4(x).v[uint(i)];
+        }
+        return;
+    }
     if (CONTIG != 0) {
         uint64_t base = ew_tile_base();
         for (int j = 0; j < EW_EPT; j++) {

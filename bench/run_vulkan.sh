@@ -49,14 +49,14 @@ to, po = read("t_ops", 4), read("p_ops", 4)
 print("\n%-32s %12s %12s %8s %s" % ("op", "tycho", "torch", "ratio", "unit"))
 for k, v in to.items():
     p = po.get(k)
-    if v[3] == "us/node":   # lower is better: ratio = torch / tycho
+    if v[3] in ("us/node", "us"):   # lower is better: ratio = torch / tycho
         ratio = "%.2f" % (float(p[2]) / float(v[2])) if p else "-"
     else:
         ratio = "%.2f" % (float(v[2]) / float(p[2])) if p else "-"
     print("%-32s %12.4g %12s %8s %s" % (k, float(v[2]), "%.4g" % float(p[2]) if p else "-",
                                         ratio, v[3]))
 print("\nratio: tycho / torch for rates (higher is better for tycho); "
-      "for us/node torch / tycho")
+      "for times (us) torch / tycho")
 PYEOF
 for f in t_mm t_ops; do
     grep -iE 'error|fail' "$TMP/$f" | head -3

@@ -61,6 +61,12 @@ report("argmax_rows_16384x16384", s, 4 * rows * cols / s / 1e9, "GB/s")
 m = nil
 collectgarbage()
 
+-- The fixed cost of one evaluation (record, submit, wait on the fence): a
+-- one-element add; every timing above includes it once.
+local one = ty.ones{1}:eval()
+s = time(function() return one + 1 end, 50)
+report("eval_one_element", s, s * 1e6, "us")
+
 -- Per-node cost of a long chain of tiny ops: recording + execution.
 local x = ty.ones{256}:eval()
 local nodes = 2000

@@ -54,6 +54,9 @@ s = timed(lambda: m.sum(), 10)
 report("sum_all_16384x16384", s, 4 * rows * cols / s / 1e9, "GB/s")
 s = timed(lambda: m.argmax(-1), 10)
 report("argmax_rows_16384x16384", s, 4 * rows * cols / s / 1e9, "GB/s")
+one = torch.ones(1, device=dev)
+s = timed(lambda: one + 1, 50)
+report("eval_one_element", s, s * 1e6, "us")
 x = torch.ones(256, device=dev)
 
 

@@ -137,6 +137,7 @@ static void free_node(ty_node *n, ty_array ***stack, int *count, int *cap)
         }
         (*stack)[(*count)++] = in;
     }
+    ty__custom_free(n->custom);
     free(n->inputs);
     free(n);
 }
@@ -164,6 +165,7 @@ void ty__detach_node(ty_array *a)
     if (!n) return;
     a->node = NULL;
     for (int i = 0; i < n->ninputs; i++) ty_release(n->inputs[i]);
+    ty__custom_free(n->custom);
     free(n->inputs);
     free(n);
 }

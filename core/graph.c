@@ -161,7 +161,7 @@ int ty_eval(ty_array *const *arrays, int n)
         /* Dropping the node releases the inputs: an intermediate buffer is
          * freed as soon as its last consumer has run (a device block goes
          * back to its cache; recorded work that uses it stays ordered). */
-        ty__detach_node(a);
+        if (!ty__retain_graph) ty__detach_node(a);
         if (recorded) {
             if (++pending == VK_CHUNK_NODES) {
                 pending = 0;

@@ -90,6 +90,7 @@ typedef struct ty_node {
     int ninputs;
     ty_array **inputs;                 /* owned references */
     ty_params params;
+    struct ty_custom *custom;          /* custom VJP (owned), or NULL */
 } ty_node;
 
 /* ---------------------------------------------------------------- arrays */
@@ -187,6 +188,37 @@ static inline float ty__word_to_unit_float(uint32_t w)
 {
     return (float)(w >> 8) * (1.0f / 16777216.0f);
 }
+
+/* ---------------------------------------------------------------- autograd */
+
+/* Identity views (TY_OP_RESHAPE to the same shape) carry one of these kinds
+ * in params.kind: the evaluator treats them as views; autograd stops at
+ * STOP and treats TRACE as a leaf to differentiate against. */
+enum { TY_VIEW_PLAIN = 0, TY_VIEW_STOP = 1, TY_VIEW_TRACE = 2, TY_VIEW_CUSTOM = 3 };
+
+/* A custom VJP (ty_custom_vjp): a TY_VIEW_CUSTOM node's inputs are the
+ * output it views (input 0) and the inputs fn differentiates against. */
+typedef struct ty_custom {
+    ty_vjp_fn fn;
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+} ty_custom;
+
+/* Runs free_ctx and frees c (NULL is a no-op). */
+void ty__custom_free(ty_custom *c);
+
+/* VJP rule of out's node (core/autograd_vjp.c): given g, the cotangent of
+ * out (same shape and dtype as out), writes to in_grads[i] the cotangent of
+ * input i (owned, shaped like the input), or NULL when none flows to it
+ * (non-differentiable input). Built only from public ops, so it can itself
+ * be differentiated. Returns 0, or -1 with the error set. */
+int ty__vjp_rule(ty_array *out, ty_array *g, ty_array **in_grads);
+/* JVP rule (core/autograd_jvp.c): given the tangents of the node's inputs
+ * (in_tangents[i] NULL = zero), writes the tangent of out (owned, shaped like
+ * out) or NULL when it is zero. */
+int ty__jvp_rule(ty_array *out, ty_array *const *in_tangents, ty_array **out_tangent);
+
+extern int ty__retain_graph;
 
 /* ---------------------------------------------------------------- eval */
 

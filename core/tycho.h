@@ -378,6 +378,39 @@ ty_array *ty_random_permutation(ty_key key, int64_t n, int index_base, ty_device
 /* Raw 32-bit draws, stored as int64 values in [0, 2^32). */
 ty_array *ty_random_bits(ty_key key, int ndim, const int64_t *shape, ty_device device);
 
+/* ---------------------------------------------------------------- autograd
+ * Transforms over the lazy graph. Every primitive has a VJP and a JVP rule
+ * written with differentiable ops, so transforms compose (higher order).
+ * Non-differentiable ops (comparisons, argmax, argsort, random, integer
+ * results) pass zero gradients.
+ */
+
+/* Reverse mode: grads[i] (owned, shaped like inputs[i]) is the sum over j of
+ * cotangents[j] (shaped like outputs[j]; NULL: ones) pulled back through the
+ * graph behind outputs[j] to inputs[i]; zeros where there is no path. */
+int ty_vjp(ty_array *const *outputs, ty_array *const *cotangents, int nout,
+           ty_array *const *inputs, int nin, ty_array **grads);
+/* Forward mode: out_tangents[j] (owned) is the derivative of outputs[j]
+ * along tangents[i] (shaped like inputs[i]; NULL: zero). */
+int ty_jvp(ty_array *const *outputs, int nout, ty_array *const *inputs,
+           ty_array *const *tangents, int nin, ty_array **out_tangents);
+/* a, with no gradient flowing through it (a view; no copy). */
+ty_array *ty_stop_gradient(ty_array *a);
+/* A distinct handle on a (a view; no copy) to differentiate against: the
+ * graph built from it can tell it apart from other uses of a. */
+ty_array *ty_trace_input(ty_array *a);
+/* Custom VJP: returns a view of `output` whose gradient is given by fn
+ * instead of the graph behind output: fn(ctx, g, grads) writes the owned
+ * cotangents of inputs[0..nin) (NULL: none) for the cotangent g of output.
+ * free_ctx(ctx) runs when the node is released. Used by checkpointing. */
+typedef int (*ty_vjp_fn)(void *ctx, ty_array *g, ty_array **grads);
+ty_array *ty_custom_vjp(ty_array *output, ty_array *const *inputs, int nin,
+                        ty_vjp_fn fn, void *ctx, void (*free_ctx)(void *ctx));
+/* While a transform runs, evaluation keeps the graph behind evaluated arrays
+ * (it is normally dropped) so the transform can still walk it. Nests. */
+void ty_retain_graph_begin(void);
+void ty_retain_graph_end(void);
+
 /* ---------------------------------------------------------------- graph
  * Walking an unevaluated graph (for export and autograd).
  */

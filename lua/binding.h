@@ -56,6 +56,7 @@ void lty_open_array(lua_State *L);     /* lua/array.c: metatable, ty.array ... *
 void lty_open_ops(lua_State *L);       /* lua/ops.c: every op as ty.op + methods */
 void lty_open_random(lua_State *L);    /* lua/random.c: ty.random.* */
 void lty_open_runtime(lua_State *L);   /* lua/runtime.c: devices, memory, threads */
+void lty_open_grad(lua_State *L);      /* lua/grad.c: ty.stop_gradient, autograd primitives */
 
 /* After a failed core call: when the error is an allocation failure
  * ("[alloc] ..."), runs a full GC (and clears the core's cache) and returns 1,

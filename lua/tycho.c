@@ -69,6 +69,7 @@ int luaopen_tycho(lua_State *L)
     lty_open_ops(L);
     lty_open_random(L);
     lty_open_runtime(L);
+    lty_open_grad(L);
     lua_settop(L, ty);
     lua_pushliteral(L, TY_VERSION);
     lua_setfield(L, ty, "__version");

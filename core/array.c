@@ -275,24 +275,23 @@ int ty_copy_to(ty_array *a, void *dst, ty_dtype dtype)
     return 0;
 }
 
+/* -1 + error unless a holds exactly one element. */
+static int check_one_element(const ty_array *a)
+{
+    if (a->size == 1) return 0;
+    char buf[TY_SHAPE_BUF];
+    return ty__error("[item] the array has %lld elements, shape %s (item needs one)",
+                     (long long)a->size, ty_shape_string(a, buf, sizeof buf));
+}
+
 int ty_item(ty_array *a, double *out)
 {
-    if (a->size != 1) {
-        char buf[TY_SHAPE_BUF];
-        return ty__error("[item] the array has %lld elements, shape %s (item needs one)",
-                         (long long)a->size, ty_shape_string(a, buf, sizeof buf));
-    }
-    return ty_copy_to(a, out, TY_FLOAT64);
+    return check_one_element(a) ? -1 : ty_copy_to(a, out, TY_FLOAT64);
 }
 
 int ty_item_int64(ty_array *a, int64_t *out)
 {
-    if (a->size != 1) {
-        char buf[TY_SHAPE_BUF];
-        return ty__error("[item] the array has %lld elements, shape %s (item needs one)",
-                         (long long)a->size, ty_shape_string(a, buf, sizeof buf));
-    }
-    return ty_copy_to(a, out, TY_INT64);
+    return check_one_element(a) ? -1 : ty_copy_to(a, out, TY_INT64);
 }
 
 ty_array *ty_to_device(ty_array *a, ty_device device)

@@ -156,6 +156,9 @@ const ty_backend *ty__backend_for(ty_device device);
 
 /* ---------------------------------------------------------------- memory */
 
+/* "1.50 GiB" style byte counts for messages. */
+void ty__format_bytes(size_t n, char *buf, size_t size);
+
 int mem_reserve(ty_device device, size_t nbytes);   /* -1 + error if over limit */
 void mem_unreserve(ty_device device, size_t nbytes);
 

@@ -49,7 +49,7 @@ static size_t default_limit(ty_device device)
     return m->default_limit;
 }
 
-static void format_bytes(size_t n, char *buf, size_t size)
+void ty__format_bytes(size_t n, char *buf, size_t size)
 {
     const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)n;
@@ -69,9 +69,9 @@ int mem_reserve(ty_device device, size_t nbytes)
     if (!m->limit) m->limit = default_limit(device);
     if (nbytes > m->limit || m->active > m->limit - nbytes) {
         char req[32], used[32], lim[32], dev[16];
-        format_bytes(nbytes, req, sizeof req);
-        format_bytes(m->active, used, sizeof used);
-        format_bytes(m->limit, lim, sizeof lim);
+        ty__format_bytes(nbytes, req, sizeof req);
+        ty__format_bytes(m->active, used, sizeof used);
+        ty__format_bytes(m->limit, lim, sizeof lim);
         pthread_mutex_unlock(&memory_lock);
         return ty__error("[alloc] out of memory on %s: requested %s, in use %s of %s "
                          "(ty.memory_limit changes the limit)",
@@ -250,7 +250,7 @@ ty_buffer *ty__buffer_alloc(ty_device device, size_t nbytes)
         free(data);
         mem_unreserve(device, nbytes);
         char req[32];
-        format_bytes(nbytes, req, sizeof req);
+        ty__format_bytes(nbytes, req, sizeof req);
         return ty__error_null("[alloc] out of memory: the system refused %s", req);
     }
     b->data = data;

@@ -33,19 +33,6 @@ typedef struct vk_chunk {
     struct vk_chunk *next;
 } vk_chunk;
 
-static void format_bytes(uint64_t n, char *buf, size_t size)
-{
-    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0) snprintf(buf, size, "%llu B", (unsigned long long)n);
-    else snprintf(buf, size, "%.2f %s", v, units[u]);
-}
-
 static int small_class(VkDeviceSize n)
 {
     int k = 0;
@@ -69,9 +56,9 @@ static int large_class(VkDeviceSize n, VkDeviceSize *size)
 static int out_of_memory(vk_context *c, VkDeviceSize requested, const char *why)
 {
     char req[32], used[32], total[32];
-    format_bytes(requested, req, sizeof req);
-    format_bytes(c->allocated - c->cached, used, sizeof used);
-    format_bytes(c->heap_size, total, sizeof total);
+    ty__format_bytes(requested, req, sizeof req);
+    ty__format_bytes(c->allocated - c->cached, used, sizeof used);
+    ty__format_bytes(c->heap_size, total, sizeof total);
     return ty__error("[alloc] out of device memory: requested %s, in use %s of %s%s", req,
                      used, total, why ? why : "");
 }
@@ -108,7 +95,7 @@ static vk_chunk *chunk_create(vk_context *c, VkDeviceSize size, bool dedicated,
     const vk_device_facts *f = c->facts;
     if (f->max_allocation && size > f->max_allocation) {
         char lim[32];
-        format_bytes(f->max_allocation, lim, sizeof lim);
+        ty__format_bytes(f->max_allocation, lim, sizeof lim);
         char why[128];
         snprintf(why, sizeof why, " (one allocation on this device is at most %s)", lim);
         out_of_memory(c, requested, why);

@@ -88,6 +88,7 @@ typedef struct walk_entry {
 typedef struct walk {
     walk_entry *slots;
     size_t cap, used;
+    bool forward;                      /* jvp: walk into custom nodes' outputs */
     ty_array **order;                  /* inputs before consumers */
     int64_t count;
 } walk;
@@ -134,19 +135,22 @@ static walk_entry *walk_find(walk *w, const ty_array *a, bool insert)
     }
 }
 
-/* Is input i of a node part of what differentiation flows through? The
- * viewed output of a custom VJP (input 0) is not: fn stands for it. */
-static bool walks_input(const ty_array *a, int i)
+/* Is input i of a node part of what differentiation flows through? In
+ * reverse mode the viewed output of a custom VJP (input 0) is not: fn stands
+ * for it; forward mode ignores custom VJPs and follows it. */
+static bool walks_input(const walk *w, const ty_array *a, int i)
 {
-    return !(a->node->op == TY_OP_RESHAPE && a->node->params.kind == TY_VIEW_CUSTOM && i == 0);
+    return w->forward ||
+           !(a->node->op == TY_OP_RESHAPE && a->node->params.kind == TY_VIEW_CUSTOM && i == 0);
 }
 
 /* Sorts the graph behind roots (stopping at targets and at arrays without a
  * node) and marks which arrays depend on a target. */
 static int walk_build(walk *w, ty_array *const *roots, int nroots, ty_array *const *targets,
-                      int ntargets)
+                      int ntargets, bool forward)
 {
     memset(w, 0, sizeof *w);
+    w->forward = forward;
     int64_t cap = 64, depth_cap = 64, depth = 0;
     struct frame { ty_array *a; int next; } *stack = malloc(sizeof *stack * (size_t)depth_cap);
     w->order = malloc(sizeof *w->order * (size_t)cap);
@@ -173,7 +177,7 @@ static int walk_build(walk *w, ty_array *const *roots, int nroots, ty_array *con
             if (!leaf && f->next < a->node->ninputs) {
                 ty_array *child = a->node->inputs[f->next];
                 int i = f->next++;
-                if (!walks_input(a, i)) continue;
+                if (!walks_input(w, a, i)) continue;
                 walk_entry *ec = walk_find(w, child, true);
                 if (!ec) goto oom;
                 if (ec->value == (ty_array *)w) continue;
@@ -191,7 +195,7 @@ static int walk_build(walk *w, ty_array *const *roots, int nroots, ty_array *con
             /* all inputs done: depends if a target or an input depends */
             ea->depends = ea->target;
             for (int i = 0; !leaf && i < a->node->ninputs && !ea->depends; i++)
-                if (walks_input(a, i)) {
+                if (walks_input(w, a, i)) {
                     walk_entry *ec = walk_find(w, a->node->inputs[i], false);
                     ea->depends = ec && ec->depends;
                 }
@@ -268,7 +272,7 @@ int ty_vjp(ty_array *const *outputs, ty_array *const *cotangents, int nout,
     for (int i = 0; i < nin; i++)
         if (!inputs[i]) return ty__error("[vjp] input %d is NULL", i + 1);
     walk w;
-    if (walk_build(&w, outputs, nout, inputs, nin) != 0) return -1;
+    if (walk_build(&w, outputs, nout, inputs, nin, false) != 0) return -1;
     int rc = 0;
     for (int j = 0; j < nout && rc == 0; j++) {
         walk_entry *e = walk_find(&w, outputs[j], false);
@@ -297,7 +301,7 @@ int ty_vjp(ty_array *const *outputs, ty_array *const *cotangents, int nout,
         for (int i = 0; i < n->ninputs; i++) {
             if (!in[i]) continue;
             walk_entry *ei = walk_find(&w, n->inputs[i], false);
-            if (rc == 0 && ei && ei->depends && walks_input(a, i)) rc = accumulate(ei, in[i]);
+            if (rc == 0 && ei && ei->depends && walks_input(&w, a, i)) rc = accumulate(ei, in[i]);
             else ty_release(in[i]);
         }
         if (in != stack_grads) free(in);
@@ -339,7 +343,7 @@ int ty_jvp(ty_array *const *outputs, int nout, ty_array *const *inputs,
     for (int j = 0; j < nout; j++)
         if (!outputs[j]) return ty__error("[jvp] output %d is NULL", j + 1);
     walk w;
-    if (walk_build(&w, outputs, nout, inputs, nin) != 0) return -1;
+    if (walk_build(&w, outputs, nout, inputs, nin, true) != 0) return -1;
     int rc = 0;
     for (int i = 0; i < nin && rc == 0; i++) {
         walk_entry *e = walk_find(&w, inputs[i], false);
@@ -384,21 +388,4 @@ int ty_jvp(ty_array *const *outputs, int nout, ty_array *const *inputs,
             out_tangents[j] = NULL;
         }
     return rc;
-}
-
-/* Placeholders while the rule files are being written; the real definitions
- * in autograd_vjp.c / autograd_jvp.c override these weak ones. */
-__attribute__((weak)) int ty__vjp_rule(ty_array *out, ty_array *g, ty_array **in_grads)
-{
-    (void)g;
-    (void)in_grads;
-    return ty__error("[grad] no VJP rule for %s yet", ty_op_name(ty_node_op(out)));
-}
-
-__attribute__((weak)) int ty__jvp_rule(ty_array *out, ty_array *const *in_tangents,
-                                       ty_array **out_tangent)
-{
-    (void)in_tangents;
-    (void)out_tangent;
-    return ty__error("[jvp] no JVP rule for %s yet", ty_op_name(ty_node_op(out)));
 }

@@ -323,7 +323,11 @@ static ty_array *pad_one_last(ty_array *x, bool after)
 {
     int64_t before[TY_MAX_DIMS] = {0}, aft[TY_MAX_DIMS] = {0};
     if (x->ndim < 1 || x->ndim > TY_MAX_DIMS) return ty__error_null("[jvp] bad rank");
-    (after ? aft : before)[x->ndim - 1] = 1;
+    for (int d = 0; d < x->ndim; d++) {
+        bool last = d == x->ndim - 1;
+        before[d] = last && !after;
+        aft[d] = last && after;
+    }
     return ty_pad(x, before, aft, 1.0);
 }
 

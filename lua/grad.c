@@ -85,15 +85,18 @@ static void drain_unrefs(lua_State *L)
 
 /* ------------------------------------------------------------ helpers */
 
-/* Raises the error of a failed vjp/jvp: a callback's Lua error first. */
+/* Raises the error of a failed vjp/jvp: a callback's Lua error first, else
+ * the core's message (without a position: it names the op). */
 static int transform_error(lua_State *L)
 {
     if (callback_error[0]) {
         lua_pushstring(L, callback_error);
         callback_error[0] = 0;
-        return lua_error(L);
+    } else {
+        const char *msg = ty_error_message();
+        lua_pushstring(L, (msg && *msg) ? msg : "[grad] unknown error");
     }
-    return lty_error(L);
+    return lua_error(L);
 }
 
 /* Borrowed arrays list[1..n] of the table at idx into out (NULL for nil when

@@ -1,0 +1,24 @@
+-- tycho.init -- runs when tycho loads, with the `ty` table as its argument:
+-- attaches the parts of the API written in Lua, with their docs (ty.__doc).
+local ty = ...
+
+local function document(fn, doc)
+   ty.__doc[fn] = doc
+end
+
+-- ty.tree: nested tables of arrays
+local tree = require "tycho.tree"
+local tree_api = {}
+for name, fn in pairs(tree) do
+   if type(fn) == "function" then tree_api[name] = fn end
+end
+for fn, doc in pairs(tree.docs) do document(fn, doc) end
+tree_api.__doc = tree.__doc
+ty.tree = tree_api
+
+-- autograd transforms (ty.stop_gradient comes from lua/grad.c)
+local autograd = require "tycho.autograd"
+for name, doc in pairs(autograd.docs) do
+   ty[name] = autograd[name]
+   document(autograd[name], doc)
+end

@@ -286,20 +286,22 @@ function M.checkpoint(f)
       local leaves, spec = tree.flatten({...})
       -- the callback below keeps only non-array leaves (constants) and the
       -- positions of the arrays; the arrays travel through the C node.
-      local consts, pos, ins, stopped = {}, {}, {}, {}
+      local consts, pos, ins = {}, {}, {}
       for i = 1, spec.n do
          local v = leaves[i]
          if is_float_array(v) then
             pos[#pos + 1] = i
             ins[#ins + 1] = v
-            stopped[i] = ty.stop_gradient(v)
          else
             consts[i] = v
-            stopped[i] = v
          end
       end
+      -- The forward pass, with the graph not retained. Reverse mode never
+      -- walks behind a custom-VJP node's output (the callback stands for
+      -- it), so the backward pass holds none of f's intermediate values;
+      -- forward mode does walk it (the JVP of a checkpoint is f's JVP).
       local depth = core.suspend()
-      local r = pack(pcall(f, unpack(tree.unflatten(spec, stopped), 1, n)))
+      local r = pack(pcall(f, ...))
       core.resume(depth)
       if not r[1] then error(r[2], 0) end
       local out_list, nout = sublist(r, 2)

@@ -95,7 +95,10 @@ static int topo_sort(ty_array *const *roots, int nroots, ty_array ***order, int6
     ty_array **out = malloc(sizeof *out * (size_t)cap);
     frame *stack = malloc(sizeof *stack * (size_t)depth_cap);
     if (!out || !stack) goto oom;
-    for (int r = 0; r < nroots; r++) {
+    /* roots in reverse: gradients come in forward order of their layers, and
+     * finishing the last layer's first frees its backward intermediates
+     * before the earlier layers need memory */
+    for (int r = nroots - 1; r >= 0; r--) {
         ty_array *root = roots[r];
         if (!root || root->buffer || root->visit == epoch) continue;
         root->visit = epoch;

@@ -388,10 +388,12 @@ function M.gradcheck(f, args, opts)
    end
    -- random cotangents u for the float outputs; s(x) = sum_j <u_j, f_j(x)>
    local key = ty.random.key(opts.seed or 0)
-   local us = {}
-   local outs = call(leaves)
-   for j, o in ipairs(outs) do
+   local us, ujs = {}, {}              -- ujs: the indices of us, in order
+   local outs, ospec = call(leaves)
+   for j = 1, ospec.n do
+      local o = outs[j]
       if is_float_array(o) then
+         ujs[#ujs + 1] = j
          local k2
          key, k2 = table.unpack(ty.random.split(key, 2))
          us[j] = ty.random.normal({o.size}, {key = k2, dtype = "float64", device = "cpu"})
@@ -401,7 +403,9 @@ function M.gradcheck(f, args, opts)
    local function s_of(lv)
       local o = call(lv)
       local s = 0
-      for j, u in pairs(us) do s = s + (ty.to(o[j], "cpu"):astype("float64") * u):sum():item() end
+      for _, j in ipairs(ujs) do
+         s = s + (ty.to(o[j], "cpu"):astype("float64") * us[j]):sum():item()
+      end
       return s
    end
    -- analytic: one VJP, and (opts.jvp) one JVP per element
@@ -415,9 +419,9 @@ function M.gradcheck(f, args, opts)
       end
       local o = call(lv)
       local os, cs = {}, {}
-      for j, u in pairs(us) do
+      for _, j in ipairs(ujs) do
          os[#os + 1] = o[j]
-         cs[#os] = u
+         cs[#os] = us[j]
       end
       local g = core.vjp(os, cs, inputs)
       local res = {}
@@ -437,10 +441,15 @@ function M.gradcheck(f, args, opts)
          lv[leaf] = inputs[1]
          local o = call(lv)
          local os, js = {}, {}
-         for j in pairs(us) do os[#os + 1] = o[j]; js[#os] = j end
+         for _, j in ipairs(ujs) do
+            os[#os + 1] = o[j]
+            js[#os] = j
+         end
          local r = core.jvp(os, inputs, tans)
          local s = 0
-         for m, j in ipairs(js) do s = s + (ty.to(r[m], "cpu"):astype("float64") * us[j]):sum():item() end
+         for m, j in ipairs(js) do
+            s = s + (ty.to(r[m], "cpu"):astype("float64") * us[j]):sum():item()
+         end
          return s
       end)
    end
@@ -514,7 +523,8 @@ M.docs = {
       "  pass: when a gradient reaches g's results, f runs again on the saved arguments.\n" ..
       "  Saves memory in deep models at the cost of recomputation (once per float\n" ..
       "  result of f that receives a gradient).",
-   gradcheck = "ty.gradcheck(f, args, [{eps=1e-6, tol=1e-4, jvp=false, seed=0}]) -> ok, report\n" ..
+   gradcheck = "ty.gradcheck(f, args, [{eps=1e-6, tol=1e-4, jvp=false, seed=0}])" ..
+      " -> ok, report\n" ..
       "  Compares f's VJP with central finite differences at args (a list of f's\n" ..
       "  arguments, or one array), on float64 copies on the CPU: the function checked is\n" ..
       "  sum(u * f(args)) for random u. With jvp=true the JVP is checked too. An entry\n" ..

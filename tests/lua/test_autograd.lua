@@ -453,14 +453,12 @@ function T.checkpoint_lowers_peak_memory_of_a_deep_mlp()
       ty.reset_peak_memory()
       local loss, grads = ty.value_and_grad(deep_mlp(depth, ckpt))(params, x)
       -- Lua handles on intermediate arrays (garbage, not yet collected) keep
-      -- their buffers; and the evaluation order follows the roots: the last
-      -- block's gradients first lets each block's backward pass run (and
-      -- free its recomputed activations) before the next one.
+      -- their buffers. ty.eval walks its roots from the last, so the last
+      -- block's gradient is finished first and each block's backward pass
+      -- frees its recomputed activations before the next one runs.
       collectgarbage()
       collectgarbage()
-      local roots = {loss}
-      for i = depth, 1, -1 do roots[#roots + 1] = grads[i] end
-      ty.eval(roots)
+      ty.eval(loss, grads)
       local p = ty.memory().peak - base
       loss, grads, roots = nil, nil, nil
       collectgarbage()

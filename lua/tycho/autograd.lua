@@ -20,8 +20,10 @@ local function is_float_array(x)
    return is_array(x) and FLOAT[x.dtype] == true
 end
 
+-- "(2,3)", "(3,)" or "()", as the core's messages write shapes.
 local function shape_string(x)
-   return "(" .. table.concat(x.shape, ",") .. ")"
+   local s = table.concat(x.shape, ",")
+   return "(" .. s .. (#x.shape == 1 and ",)" or ")")
 end
 
 local function is_callable(f)

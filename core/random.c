@@ -34,15 +34,38 @@ void ty_random_seed(uint64_t seed)
     pthread_mutex_unlock(&key_lock);
 }
 
-ty_key ty_random_next_key(void)
+/* Seeds the global key from the clock if nothing has; key_lock held. */
+static void ensure_key_locked(void)
 {
-    pthread_mutex_lock(&key_lock);
     if (!global_key_ready) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         global_key = ty_random_key((uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec);
         global_key_ready = 1;
     }
+}
+
+ty_key ty_random_get_key(void)
+{
+    pthread_mutex_lock(&key_lock);
+    ensure_key_locked();
+    ty_key key = global_key;
+    pthread_mutex_unlock(&key_lock);
+    return key;
+}
+
+void ty_random_set_key(ty_key key)
+{
+    pthread_mutex_lock(&key_lock);
+    global_key = key;
+    global_key_ready = 1;
+    pthread_mutex_unlock(&key_lock);
+}
+
+ty_key ty_random_next_key(void)
+{
+    pthread_mutex_lock(&key_lock);
+    ensure_key_locked();
     ty_key two[2];
     ty_random_split(global_key, 2, two);
     global_key = two[0];

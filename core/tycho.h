@@ -357,6 +357,10 @@ void ty_random_split(ty_key key, int n, ty_key *out);
 /* The process-wide default key: seed it, or take a fresh subkey of it. */
 void ty_random_seed(uint64_t seed);
 ty_key ty_random_next_key(void);
+/* The global key itself (seeded from the clock if never seeded), and setting
+ * it: saving and restoring it replays the same draws (checkpoints). */
+ty_key ty_random_get_key(void);
+void ty_random_set_key(ty_key key);
 
 /* Uniform in [lo, hi). */
 ty_array *ty_random_uniform(ty_key key, int ndim, const int64_t *shape, double lo,
@@ -410,6 +414,47 @@ ty_array *ty_custom_vjp(ty_array *output, ty_array *const *inputs, int nin,
  * (it is normally dropped) so the transform can still walk it. Nests. */
 void ty_retain_graph_begin(void);
 void ty_retain_graph_end(void);
+
+/* ---------------------------------------------------------------- files
+ * Readers validate everything before trusting it (header sizes, shape
+ * products, offsets, dtypes, truncation) and fail with a message naming the
+ * file and the problem. Writers are atomic: a temporary file in the same
+ * directory, fsync, rename; a crash leaves the previous file intact.
+ * Arrays are evaluated and read back to the host as needed.
+ */
+
+/* A named array, for multi-array formats. */
+typedef struct ty_named_array {
+    char *name;                        /* owned (malloc) by whoever owns the list */
+    ty_array *array;                   /* owned reference */
+} ty_named_array;
+
+/* Frees names and releases arrays of a list returned by a loader. */
+void ty_named_arrays_free(ty_named_array *list, int n);
+
+/* NumPy .npy (every dtype but bfloat16, which NumPy lacks; C or Fortran
+ * order on read). Loaded arrays go to `device`. */
+int ty_save_npy(const char *path, ty_array *a);
+ty_array *ty_load_npy(const char *path, ty_device device);
+/* NumPy .npz (a zip of .npy members; stored or deflated on read). */
+int ty_save_npz(const char *path, const ty_named_array *arrays, int n, bool compress);
+int ty_load_npz(const char *path, ty_device device, ty_named_array **out, int *n);
+/* safetensors: a JSON header (with an optional "__metadata__" object of
+ * string pairs, given as metadata_json: a JSON object text or NULL) and raw
+ * little-endian data. */
+int ty_save_safetensors(const char *path, const ty_named_array *arrays, int n,
+                        const char *metadata_json);
+int ty_load_safetensors(const char *path, ty_device device, ty_named_array **out, int *n,
+                        char **metadata_json /* owned, may be NULL */);
+/* IDX (MNIST's format), plain or gzip-compressed: values as stored. */
+ty_array *ty_load_idx(const char *path, ty_device device);
+/* CSV of numeric columns: float32 (rows, cols); missing values are NaN.
+ * With header, *names receives the column names (owned, may be NULL). */
+ty_array *ty_load_csv(const char *path, bool header, char delimiter, ty_device device,
+                      char ***names, int *ncols);
+
+/* Writes nbytes of data to path atomically (temporary file, fsync, rename). */
+int ty_write_file_atomic(const char *path, const void *data, size_t nbytes);
 
 /* ---------------------------------------------------------------- graph
  * Walking an unevaluated graph (for export and autograd).

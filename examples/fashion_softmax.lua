@@ -14,32 +14,12 @@ while arg and arg[i] do
    i = i + 1
 end
 
-local dir = "/usr/share/datasets/fashion-mnist/"
-
--- Reads a gzip-compressed IDX file as a uint8 array with its shape.
-local function read_idx(name, ndim)
-   local path = dir .. name
-   local f = io.open(path, "rb")
-   if not f then
-      error(path .. " not found: install Debian's dataset-fashion-mnist (make deps)")
-   end
-   f:close()
-   local pipe = assert(io.popen("gzip -dc '" .. path .. "'", "r"))
-   local bytes = pipe:read("a")
-   pipe:close()
-   local shape = {}
-   for d = 1, ndim do shape[d] = string.unpack(">I4", bytes, 1 + 4 * d) end
-   return ty.frombuffer(bytes, "uint8", shape, {offset = 4 + 4 * ndim})
-end
-
+-- Fashion-MNIST from Debian's dataset-fashion-mnist: images (N,1,28,28) float32 in
+-- [0,1], labels int32 in 1..10; flattened to (N,784) rows for the network.
 local function load(split)
-   local prefix = split == "train" and "train" or "t10k"
-   local images = read_idx(prefix .. "-images-idx3-ubyte.gz", 3)
-   local labels = read_idx(prefix .. "-labels-idx1-ubyte.gz", 1)
-   local n = images.shape[1]
-   local x = images:reshape(n, 784):astype("float32") / 255
-   local y = labels:astype("int32") + 1             -- classes 1..10
-   return x:eval(), y:eval()
+   local ds = ty.data.fashion_mnist{split = split, normalize = true}
+   local n = #ds
+   return ds.images:reshape(n, 784):eval(), ds.labels
 end
 
 local t0 = ty.time()
@@ -104,17 +84,17 @@ local function accuracy(x, y)
 end
 
 local batch = 128
-local n = #xtrain
+local loader = ty.data.DataLoader{ty.data.TensorDataset(xtrain, ytrain), batch_size = batch,
+                                  shuffle = true, seed = 0}
 local tty = ty.isatty()
 for epoch = 1, epochs do
    local start = ty.time()
-   local perm = ty.random.permutation(n)
-   local total, correct, seen, steps = 0, 0, 0, math.ceil(n / batch)
-   for s = 1, steps do
-      local lo, hi = (s - 1) * batch + 1, math.min(s * batch, n)
-      local idx = perm[{{lo, hi}}]
-      local loss, c = step(xtrain:take(idx, 1), ytrain:take(idx, 1))
-      total, correct, seen = total + loss * (hi - lo + 1), correct + c, seen + hi - lo + 1
+   local total, correct, seen, steps, s = 0, 0, 0, #loader, 0
+   for x, y in loader:iter() do                  -- a new shuffle each epoch
+      s = s + 1
+      local m = #x
+      local loss, c = step(x, y)
+      total, correct, seen = total + loss * m, correct + c, seen + m
       if tty and (s % 20 == 0 or s == steps) then
          io.write(string.format("\repoch %d/%d  %d/%d  loss %.4f  acc %.4f", epoch, epochs,
                                 s, steps, total / seen, correct / seen))

@@ -57,6 +57,8 @@ void lty_open_ops(lua_State *L);       /* lua/ops.c: every op as ty.op + methods
 void lty_open_random(lua_State *L);    /* lua/random.c: ty.random.* */
 void lty_open_runtime(lua_State *L);   /* lua/runtime.c: devices, memory, threads */
 void lty_open_grad(lua_State *L);      /* lua/grad.c: ty.stop_gradient, autograd primitives */
+void lty_open_io(lua_State *L);        /* lua/io.c: ty.save, ty.load, ty.io.* */
+void lty_open_data(lua_State *L);      /* lua/data.c: ty.io.read_idx/read_csv, ty.data C part */
 
 /* After a failed core call: when the error is an allocation failure
  * ("[alloc] ..."), runs a full GC (and clears the core's cache) and returns 1,

@@ -90,6 +90,56 @@ static int key_eq(lua_State *L)
     return 1;
 }
 
+static int l_get_state(lua_State *L)
+{
+    push_key(L, ty_random_get_key());
+    return 1;
+}
+
+static int l_set_state(lua_State *L)
+{
+    ty_random_set_key(check_key(L, 1, "set_state"));
+    return 0;
+}
+
+/* 16 lowercase hex digits: w[0] then w[1]. */
+static int l_key_to_string(lua_State *L)
+{
+    ty_key k = check_key(L, 1, "key_to_string");
+    char buf[24];
+    snprintf(buf, sizeof buf, "%08x%08x", (unsigned)k.w[0], (unsigned)k.w[1]);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int l_key_from_string(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TSTRING)
+        luaL_error(L, "[key_from_string] expected a string, got %s", luaL_typename(L, 1));
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    ty_key k = {{0, 0}};
+    bool ok = len == 16;
+    for (size_t i = 0; ok && i < 16; i++) {
+        int v = hex_value(s[i]);
+        if (v < 0) ok = false;
+        else k.w[i / 8] = (k.w[i / 8] << 4) | (uint32_t)v;
+    }
+    if (!ok)
+        luaL_error(L, "[key_from_string] expected 16 hex digits (from ty.random.key_to_string), "
+                   "got \"%s\"", len > 40 ? "(a longer string)" : s);
+    push_key(L, k);
+    return 1;
+}
+
 /* The common tail of a draw: (shape..., [opts]) from idx. */
 typedef struct draw_args {
     int ndim;
@@ -230,6 +280,17 @@ static const lty_arg_fn random_functions[] = {
     {"seed", l_seed, "ty.random.seed(n)\n  Reseeds the global key used by draws without a key.",
      false},
     {"key", l_key, "ty.random.key(n) -> Key\n  A PRNG key from an integer seed.", false},
+    {"get_state", l_get_state, "ty.random.get_state() -> Key\n"
+     "  The global key (the state behind draws without key=); with set_state, replays\n"
+     "  the same draws: ty.random.set_state(ty.random.get_state()) changes nothing.", false},
+    {"set_state", l_set_state, "ty.random.set_state(key)\n"
+     "  Makes key the global key: the draws that followed get_state() returning key\n"
+     "  follow again.", false},
+    {"key_to_string", l_key_to_string, "ty.random.key_to_string(key) -> string\n"
+     "  The key as 16 hex digits (its two 32-bit words), for files and checkpoints.",
+     false},
+    {"key_from_string", l_key_from_string, "ty.random.key_from_string(s) -> Key\n"
+     "  The key written by key_to_string (exactly 16 hex digits, else an error).", false},
     {"split", l_split, "ty.random.split(key, [n=2]) -> {Key, ...}\n"
      "  n new independent keys derived from key.", false},
     {"uniform", l_uniform, "ty.random.uniform(shape, [{low=0, high=1, key=, dtype=, "

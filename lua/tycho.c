@@ -70,6 +70,8 @@ int luaopen_tycho(lua_State *L)
     lty_open_random(L);
     lty_open_runtime(L);
     lty_open_grad(L);
+    lty_open_io(L);
+    lty_open_data(L);
     lua_settop(L, ty);
     lua_pushliteral(L, TY_VERSION);
     lua_setfield(L, ty, "__version");

@@ -22,3 +22,14 @@ for name, doc in pairs(autograd.docs) do
    ty[name] = autograd[name]
    document(autograd[name], doc)
 end
+
+-- checkpoints: ty.save_checkpoint, ty.load_checkpoint
+local checkpoint = require "tycho.checkpoint"
+for name, doc in pairs(checkpoint.docs) do
+   ty[name] = checkpoint[name]
+   document(checkpoint[name], doc)
+end
+
+-- ty.data: datasets, DataLoader, Fashion-MNIST, text (the C part, lua/data.c,
+-- made the table and its image transforms)
+require "tycho.data"

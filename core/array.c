@@ -211,8 +211,7 @@ ty_array *ty_from_data(const void *data, ty_dtype dtype, int ndim, const int64_t
                        ty_device device)
 {
     if ((unsigned)dtype >= TY_DTYPE_COUNT) return ty__error_null("[array] unknown dtype");
-    if (dtype == TY_FLOAT64 && device.kind != TY_CPU)
-        return ty__error_null("[array] float64 is supported on the CPU backend only");
+    device = ty__home_device(device, dtype);
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0) return ty__error_null("[array] negative dimension");
     if (!ty_device_available(device)) {

@@ -125,6 +125,14 @@ ty_array *ty__array_new_buffer(int ndim, const int64_t *shape, ty_dtype dtype,
 void ty__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
 bool ty__is_contiguous(const ty_array *a);
 int64_t ty__shape_size(int ndim, const int64_t *shape);
+/* Where an array of dtype created "on device" lives: float64 arrays always
+ * live on the CPU (the Vulkan backend has no float64). */
+static inline ty_device ty__home_device(ty_device device, ty_dtype dtype)
+{
+    if (dtype == TY_FLOAT64) device = (ty_device){TY_CPU, 0};
+    return device;
+}
+
 /* Resolves a possibly negative axis; -1 + error when out of range. */
 int ty__axis(const char *op, int axis, int ndim);
 

@@ -175,7 +175,7 @@ ty_array *ty_load_idx(const char *path, ty_device device)
     ty_array *host = ty__array_new_buffer(ndim, shape, t->dtype, cpu);
     if (!host) goto done;
     if (count) convert(t, raw, host->buffer->data, count);
-    if (device.kind == TY_CPU) {
+    if (ty__home_device(device, host->dtype).kind == TY_CPU) {
         out = host;
     } else {
         out = ty_to_device(host, device);

@@ -244,7 +244,7 @@ ty_array *ty__npy_decode(const unsigned char *data, size_t size, const char *whe
         }
         a = c;
     }
-    if (device.kind != TY_CPU) {
+    if (ty__home_device(device, a->dtype).kind != TY_CPU) {
         ty_array *d = ty_to_device(a, device);
         ty_release(a);
         a = d;

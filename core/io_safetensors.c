@@ -733,7 +733,7 @@ int ty_load_safetensors(const char *path, ty_device device, ty_named_array **out
         }
         ty_array *a = ty_from_data(src, e->dtype, e->ndim, e->shape, cpu);
         free(fixed);
-        if (a && device.kind != TY_CPU) {
+        if (a && ty__home_device(device, a->dtype).kind != TY_CPU) {
             ty_array *d = ty_to_device(a, device);
             ty_release(a);
             a = d;

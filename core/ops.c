@@ -103,14 +103,12 @@ static ty_array *creation(ty_op op, const ty_params *p, int ndim, const int64_t 
             return ty__error_null("[%s] negative dimension in shape %s", ty_op_name(op),
                                   ty__shape_str(ndim, shape, buf, sizeof buf));
         }
+    device = ty__home_device(device, dtype);
     if (!ty_device_available(device)) {
         char buf[16];
         return ty__error_null("[%s] device %s is not available", ty_op_name(op),
                               ty_device_string(device, buf, sizeof buf));
     }
-    if (dtype == TY_FLOAT64 && device.kind != TY_CPU)
-        return ty__error_null("[%s] float64 is supported on the CPU backend only",
-                              ty_op_name(op));
     return ty__array_new_node(op, 0, NULL, p, ndim, shape, dtype, device);
 }
 

@@ -80,6 +80,7 @@ static ty_array *draw(ty_random_kind kind, ty_key key, int ndim, const int64_t *
         return ty__error_null("[random] %d dimensions (at most %d)", ndim, TY_MAX_DIMS);
     for (int d = 0; d < ndim; d++)
         if (shape[d] < 0) return ty__error_null("[random] negative dimension");
+    device = ty__home_device(device, dtype);
     if (!ty_device_available(device)) return ty__error_null("[random] device not available");
     ty_params p = {0};
     p.kind = kind;

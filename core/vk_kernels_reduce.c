@@ -171,6 +171,22 @@ static int reduce_op_code(ty_op op)
 
 /* Records the dispatch(es) of a job: picks the mode, splits few large
  * reductions into partials (float32 or int64) reduced by a second job. */
+
+/* Dispatches `count` outputs: one invocation each (thread mode) or one
+ * workgroup each, sized for `per_output` reduced elements (group mode). */
+static int dispatch_outputs(ty_device dev, const vk_device_facts *f, vk_dispatch_desc *d,
+                            uint64_t count, int64_t per_output, bool thread)
+{
+    if (thread) {
+        d->local_size = 64;
+        vk_grid(dev, count, d->local_size, d->groups);
+    } else {
+        d->local_size = group_size(f, per_output, 256);
+        group_grid(dev, count, d->local_size, d->groups);
+    }
+    return vk_dispatch(dev, d);
+}
+
 static int reduce_run(const reduce_job *j)
 {
     const vk_device_facts *f = vk_facts(j->dev.index);
@@ -223,15 +239,9 @@ static int reduce_run(const reduce_job *j)
     d.params_size = sizeof p;
     d.reads[d.nreads++] = j->src;
     d.writes[d.nwrites++] = part ? part : j->dst;
-    uint64_t count = (uint64_t)(j->nout * nsplit);
-    if (thread) {
-        d.local_size = 64;
-        vk_grid(j->dev, count, d.local_size, d.groups);
-    } else {
-        d.local_size = group_size(f, j->nred / nsplit, 256);
-        group_grid(j->dev, count, d.local_size, d.groups);
-    }
-    if (vk_dispatch(j->dev, &d) != 0) return -1;
+    if (dispatch_outputs(j->dev, f, &d, (uint64_t)(j->nout * nsplit), j->nred / nsplit,
+                         thread) != 0)
+        return -1;
     if (!part) return 0;
 
     /* second pass: nout outputs of nsplit partials each */
@@ -371,15 +381,9 @@ static int arg_run(const arg_job *j)
     } else {
         d.writes[d.nwrites++] = j->dst;
     }
-    uint64_t count = (uint64_t)(j->nout * nsplit);
-    if (thread) {
-        d.local_size = 64;
-        vk_grid(j->dev, count, d.local_size, d.groups);
-    } else {
-        d.local_size = group_size(f, j->nred / nsplit, 256);
-        group_grid(j->dev, count, d.local_size, d.groups);
-    }
-    if (vk_dispatch(j->dev, &d) != 0) return -1;
+    if (dispatch_outputs(j->dev, f, &d, (uint64_t)(j->nout * nsplit), j->nred / nsplit,
+                         thread) != 0)
+        return -1;
     if (nsplit == 1) return 0;
 
     arg_job j2 = *j;

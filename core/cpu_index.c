@@ -478,6 +478,49 @@ static void merge_sort(int64_t *idx, int64_t *tmp, int64_t n, const double *fkey
     if (src != idx) memcpy(idx, src, sizeof(int64_t) * (size_t)n);
 }
 
+/* An unsigned key whose order is the sort order: NaN last in both orders,
+ * -0 equal to +0 (so ties stay in input order). */
+static inline uint64_t order_key_f(double v, bool desc)
+{
+    if (v != v) return UINT64_MAX;
+    if (v == 0) v = 0;
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    b = (b >> 63) ? ~b : b | ((uint64_t)1 << 63);
+    return desc ? ~b : b;
+}
+
+static inline uint64_t order_key_i(int64_t v, bool desc)
+{
+    uint64_t b = (uint64_t)v ^ ((uint64_t)1 << 63);
+    return desc ? ~b : b;
+}
+
+/* Stable LSD radix sort of idx[0..n) by keys[0..n) (8-bit digits; digits
+ * that all keys share are skipped). tmp_keys and tmp_idx hold n each. */
+static void radix_sort(uint64_t *keys, int64_t *idx, uint64_t *tmp_keys, int64_t *tmp_idx,
+                       int64_t n)
+{
+    for (int shift = 0; shift < 64; shift += 8) {
+        int64_t count[257] = {0};
+        for (int64_t i = 0; i < n; i++) count[((keys[i] >> shift) & 255) + 1]++;
+        bool one_bucket = false;
+        for (int d = 1; d <= 256; d++) one_bucket = one_bucket || count[d] == n;
+        if (one_bucket) continue;
+        for (int d = 1; d <= 256; d++) count[d] += count[d - 1];
+        for (int64_t i = 0; i < n; i++) {
+            int64_t o = count[(keys[i] >> shift) & 255]++;
+            tmp_keys[o] = keys[i];
+            tmp_idx[o] = idx[i];
+        }
+        memcpy(keys, tmp_keys, sizeof *keys * (size_t)n);
+        memcpy(idx, tmp_idx, sizeof *idx * (size_t)n);
+    }
+}
+
+/* Rows at least this long are radix sorted; shorter ones merge sorted. */
+#define RADIX_MIN 256
+
 static void sort_task(void *ctx, int64_t begin, int64_t end)
 {
     sort_ctx *c = ctx;
@@ -485,9 +528,11 @@ static void sort_task(void *ctx, int64_t begin, int64_t end)
     int64_t n = c->n;
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)n * 2);
     void *keys = malloc(8 * (size_t)n);
-    if (!idx || !keys) {
+    uint64_t *okeys = n >= RADIX_MIN ? malloc(sizeof(uint64_t) * (size_t)n * 2) : NULL;
+    if (!idx || !keys || (n >= RADIX_MIN && !okeys)) {
         free(idx);
         free(keys);
+        free(okeys);
         __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -511,7 +556,14 @@ static void sort_task(void *ctx, int64_t begin, int64_t end)
             if (c->fmode) fkeys[j] = ty__load_f64(x->buffer->data, x->dtype, off + j * stride);
             else ikeys[j] = ty__load_i64(x->buffer->data, x->dtype, off + j * stride);
         }
-        merge_sort(idx, idx + n, n, fkeys, ikeys, c->descending);
+        if (okeys) {
+            for (int64_t j = 0; j < n; j++)
+                okeys[j] = c->fmode ? order_key_f(fkeys[j], c->descending)
+                                    : order_key_i(ikeys[j], c->descending);
+            radix_sort(okeys, idx, okeys + n, idx + n, n);
+        } else {
+            merge_sort(idx, idx + n, n, fkeys, ikeys, c->descending);
+        }
         int64_t obase = o * n * c->inner + i;
         for (int64_t j = 0; j < n; j++) {
             int64_t e = obase + j * c->inner;
@@ -522,6 +574,7 @@ static void sort_task(void *ctx, int64_t begin, int64_t end)
     }
     free(idx);
     free(keys);
+    free(okeys);
 }
 
 /* Stable sort/argsort along params.axis; NaN last in either order. */

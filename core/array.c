@@ -236,30 +236,6 @@ ty_array *ty_scalar(double value, ty_dtype dtype, ty_device device)
     return ty_full(0, NULL, value, dtype, device);
 }
 
-/* Copies the elements of an evaluated CPU array in row-major order. */
-static void copy_strided(const ty_array *a, void *dst, ty_dtype dtype)
-{
-    int64_t idx[TY_MAX_DIMS] = {0};
-    size_t es = ty_dtype_size(dtype);
-    bool same = dtype == a->dtype;
-    bool floaty = ty_dtype_is_float(dtype) || ty_dtype_is_float(a->dtype);
-    if (same && ty__is_contiguous(a)) {
-        memcpy(dst, ty__elem_ptr(a, a->offset), (size_t)a->size * es);
-        return;
-    }
-    for (int64_t i = 0; i < a->size; i++) {
-        int64_t off = a->offset;
-        for (int d = 0; d < a->ndim; d++) off += idx[d] * a->strides[d];
-        if (same) memcpy((char *)dst + i * (int64_t)es, ty__elem_ptr(a, off), es);
-        else if (floaty) ty__store_f64(dst, dtype, i, ty__load_f64(a->buffer->data, a->dtype, off));
-        else ty__store_i64(dst, dtype, i, ty__load_i64(a->buffer->data, a->dtype, off));
-        for (int d = a->ndim - 1; d >= 0; d--) {
-            if (++idx[d] < a->shape[d]) break;
-            idx[d] = 0;
-        }
-    }
-}
-
 int ty_copy_to(ty_array *a, void *dst, ty_dtype dtype)
 {
     if (ty_eval(&a, 1) != 0) return -1;
@@ -270,8 +246,15 @@ int ty_copy_to(ty_array *a, void *dst, ty_dtype dtype)
         ty_release(host);
         return r;
     }
-    copy_strided(a, dst, dtype);
-    return 0;
+    if (dtype == a->dtype && ty__is_contiguous(a)) {
+        memcpy(dst, ty__elem_ptr(a, a->offset), (size_t)a->size * ty_dtype_size(dtype));
+        return 0;
+    }
+    /* strided or another dtype: the CPU backend's (threaded) copy kernels */
+    ty_array *c = dtype == a->dtype ? ty_contiguous(a) : ty_astype(a, dtype);
+    int r = c ? ty_copy_to(c, dst, dtype) : -1;
+    ty_release(c);
+    return r;
 }
 
 /* -1 + error unless a holds exactly one element. */

@@ -457,18 +457,6 @@ static void unary_f64(ty_op op, const double *x, double *y, int64_t n)
     }
 }
 
-/* Unary ops computed exactly on integers (others load ints as doubles). */
-static bool unary_int_capable(ty_op op)
-{
-    switch (op) {
-    case TY_OP_NEG: case TY_OP_ABS: case TY_OP_SIGN: case TY_OP_SQUARE:
-    case TY_OP_FLOOR: case TY_OP_CEIL: case TY_OP_ROUND: case TY_OP_TRUNC:
-    case TY_OP_RELU: case TY_OP_LOGICAL_NOT: case TY_OP_ISNAN: case TY_OP_ISINF:
-        return true;
-    default:
-        return false;
-    }
-}
 
 #undef MAP1
 #define MAP1(expr) MAP1_T(int64_t, expr)
@@ -785,7 +773,7 @@ int cpu_unary(ty_array *out)
         return 0;
     }
     job.int_domain = !ty_dtype_is_float(out->dtype) && !ty_dtype_is_float(x->dtype) &&
-                     unary_int_capable(op);
+                     ty__unary_int_capable(op);
     ew_run(&job, out, EW_UNARY, 1);
     return 0;
 }

@@ -170,6 +170,10 @@ void ty__format_bytes(size_t n, char *buf, size_t size);
 int mem_reserve(ty_device device, size_t nbytes);   /* -1 + error if over limit */
 void mem_unreserve(ty_device device, size_t nbytes);
 
+/* Unary ops computed exactly in int64 when input and output are integers
+ * (every backend: others load integers as floats). core/ops.c. */
+bool ty__unary_int_capable(ty_op op);
+
 /* ---------------------------------------------------------------- threads */
 
 /* Runs fn(ctx, begin, end) over [0, n) split into chunks of at least `grain`

@@ -207,6 +207,18 @@ ty_array *ty_unary(ty_op op, ty_array *a)
 TY_UNARY_OPS(DEFINE_UNARY_)
 #undef DEFINE_UNARY_
 
+bool ty__unary_int_capable(ty_op op)
+{
+    switch (op) {
+    case TY_OP_NEG: case TY_OP_ABS: case TY_OP_SIGN: case TY_OP_SQUARE:
+    case TY_OP_FLOOR: case TY_OP_CEIL: case TY_OP_ROUND: case TY_OP_TRUNC:
+    case TY_OP_RELU: case TY_OP_LOGICAL_NOT: case TY_OP_ISNAN: case TY_OP_ISINF:
+        return true;
+    default:
+        return false;
+    }
+}
+
 ty_dtype ty_result_dtype(ty_op op, ty_dtype a, ty_dtype b)
 {
     ty_dtype t = ty_promote(a, b);

@@ -123,6 +123,12 @@ typedef struct vk_dispatch_desc {
  * exists. Returns 0 or -1 with the error set. */
 int vk_dispatch(ty_device device, const vk_dispatch_desc *d);
 
+/* The common case of vk_dispatch: one kernel writing out->buffer and reading
+ * `reads`, `invocations` invocations of workgroups of `local_size`. */
+int vk_dispatch_out(ty_array *out, const char *shader, const int32_t *spec, int nspec,
+                    uint32_t local_size, const void *params, uint32_t params_size,
+                    uint64_t invocations, ty_buffer *const *reads, int nreads);
+
 /* Splits n invocations into a workgroup grid within maxComputeWorkGroupCount
  * (x first, then y); kernels recover the linear id with vk_linear_id() of
  * common.glsl: gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * local. */

@@ -338,6 +338,26 @@ int vk_dispatch(ty_device device, const vk_dispatch_desc *d)
     return 0;
 }
 
+int vk_dispatch_out(ty_array *out, const char *shader, const int32_t *spec, int nspec,
+                    uint32_t local_size, const void *params, uint32_t params_size,
+                    uint64_t invocations, ty_buffer *const *reads, int nreads)
+{
+    vk_dispatch_desc d;
+    memset(&d, 0, sizeof d);
+    d.shader = shader;
+    if (nspec > 0) memcpy(d.spec, spec, sizeof(int32_t) * (size_t)nspec);
+    d.nspec = nspec;
+    d.local_size = local_size;
+    d.params = params;
+    d.params_size = params_size;
+    vk_grid(out->device, invocations, local_size, d.groups);
+    for (int k = 0; k < nreads; k++) d.reads[k] = reads[k];
+    d.nreads = nreads;
+    d.writes[0] = out->buffer;
+    d.nwrites = 1;
+    return vk_dispatch(out->device, &d);
+}
+
 void vk_grid(ty_device device, uint64_t n, uint32_t local_size, uint32_t groups[3])
 {
     const vk_device_facts *f = vk_facts(device.index);

@@ -117,20 +117,8 @@ static int ew_dispatch(ty_array *out, const char *shader, const int32_t *spec, i
                        const void *params, uint32_t params_size, uint64_t invocations,
                        ty_buffer *const *reads, int nreads)
 {
-    vk_dispatch_desc d;
-    memset(&d, 0, sizeof d);
-    d.shader = shader;
-    memcpy(d.spec, spec, sizeof(int32_t) * (size_t)nspec);
-    d.nspec = nspec;
-    d.local_size = EW_LOCAL;
-    d.params = params;
-    d.params_size = params_size;
-    vk_grid(out->device, invocations, EW_LOCAL, d.groups);
-    for (int k = 0; k < nreads; k++) d.reads[k] = reads[k];
-    d.nreads = nreads;
-    d.writes[0] = out->buffer;
-    d.nwrites = 1;
-    return vk_dispatch(out->device, &d);
+    return vk_dispatch_out(out, shader, spec, nspec, EW_LOCAL, params, params_size,
+                           invocations, reads, nreads);
 }
 
 /* Invocations of a tiled (EW_EPT elements each) dispatch over n elements. */
@@ -159,18 +147,6 @@ static bool is_float(ty_dtype t)
 
 #define CASE_OP_(NAME, name) case TY_OP_##NAME:
 
-/* Unary ops computed exactly on integers (as unary_int_capable on the CPU). */
-static bool unary_int_capable(ty_op op)
-{
-    switch (op) {
-    case TY_OP_NEG: case TY_OP_ABS: case TY_OP_SIGN: case TY_OP_SQUARE:
-    case TY_OP_FLOOR: case TY_OP_CEIL: case TY_OP_ROUND: case TY_OP_TRUNC:
-    case TY_OP_RELU: case TY_OP_LOGICAL_NOT: case TY_OP_ISNAN: case TY_OP_ISINF:
-        return true;
-    default:
-        return false;
-    }
-}
 
 int vk_unary(ty_array *out)
 {
@@ -185,8 +161,9 @@ int vk_unary(ty_array *out)
     ty_array *x = out->node->inputs[0];
     ew_plan pl;
     ew_plan_init(&pl, out, out->ndim, out->shape, &x, 1);
-    int32_t spec[8] = {(int32_t)(op - TY_OP_NEG), x->dtype, out->dtype,
-                       !is_float(out->dtype) && !is_float(x->dtype) && unary_int_capable(op)};
+    bool int_domain = !is_float(out->dtype) && !is_float(x->dtype) &&
+                      ty__unary_int_capable(op);
+    int32_t spec[8] = {(int32_t)(op - TY_OP_NEG), x->dtype, out->dtype, int_domain};
     return ew_run(out, "unary", &pl, spec, 4);
 }
 

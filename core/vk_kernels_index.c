@@ -80,18 +80,7 @@ _Static_assert(sizeof(scatter_params) == 336, "scatter_params must match scatter
 static int run(ty_array *out, const char *shader, const void *params, uint32_t size,
                ty_buffer *const *reads, int nreads, uint64_t n)
 {
-    vk_dispatch_desc d;
-    memset(&d, 0, sizeof d);
-    d.shader = shader;
-    d.local_size = LOCAL;
-    d.params = params;
-    d.params_size = size;
-    vk_grid(out->device, n, LOCAL, d.groups);
-    for (int i = 0; i < nreads; i++) d.reads[i] = reads[i];
-    d.nreads = nreads;
-    d.writes[0] = out->buffer;
-    d.nwrites = 1;
-    return vk_dispatch(out->device, &d);
+    return vk_dispatch_out(out, shader, NULL, 0, LOCAL, params, size, n, reads, nreads);
 }
 
 /* Copies src (its own shape and strides) into out at element offset

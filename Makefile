@@ -6,6 +6,7 @@ CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -D_GNU_SOURCE
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 CORE_LIBS  := -lvulkan -lopenblas -lz -lm -lpthread
+VIZ_LIBS   := -lplot -lgvc -lcgraph
 GLSLC      ?= glslc
 GLSLFLAGS  := --target-env=vulkan1.2 -O -Ikernels
 B := build
@@ -70,10 +71,10 @@ libtycho.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 tycho.so: $(LUAB_OBJ) $(VIZ_OBJ) $(CORE_OBJ)
-	$(CC) -shared -o $@ $^ $(CORE_LIBS)
+	$(CC) -shared -o $@ $^ $(VIZ_LIBS) $(CORE_LIBS)
 
 tycho: $(REPL_OBJ) $(LUAB_OBJ) $(VIZ_OBJ) libtycho.a
-	$(CC) -o $@ $(REPL_OBJ) $(LUAB_OBJ) $(VIZ_OBJ) libtycho.a $(LUA_LIBS) -lreadline $(CORE_LIBS) -ldl
+	$(CC) -o $@ $(REPL_OBJ) $(LUAB_OBJ) $(VIZ_OBJ) libtycho.a $(LUA_LIBS) -lreadline $(VIZ_LIBS) $(CORE_LIBS) -ldl
 
 $(B)/tests/c/run_tests: $(CTEST_SRC) libtycho.a $(wildcard tests/c/*.h)
 	@mkdir -p $(dir $@)

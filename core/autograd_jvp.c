@@ -443,6 +443,12 @@ int ty__jvp_rule(ty_array *out, ty_array *const *in_tangents, ty_array **out_tan
         return 0;
     case TY_OP_COUNT:
         return ty__error("[jvp] unknown op %d", (int)n->op);
+    case TY_OP_CONV: case TY_OP_POOL: case TY_OP_POOL_GRAD:
+        return ty__jvp_conv_rule(out, in_tangents, out_tangent);
+    case TY_OP_NORMALIZE: case TY_OP_ATTENTION: case TY_OP_SOFTMAX_CROSS_ENTROPY:
+        return ty__jvp_nn_rule(out, in_tangents, out_tangent);
+    case TY_OP_OPTIM_UPDATE:
+        return 0;
 
     /* ---- elementwise */
     case TY_OP_NEG: case TY_OP_ABS: case TY_OP_EXP: case TY_OP_LOG: case TY_OP_LOG1P:

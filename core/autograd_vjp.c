@@ -635,6 +635,12 @@ static int rule(scope *S, ty_array *out, ty_array *g, ty_array **in_grads)
     case TY_OP_SORT:
         rule_sort(S, out, g, in_grads);
         return 0;
+    case TY_OP_CONV: case TY_OP_POOL: case TY_OP_POOL_GRAD:
+        return ty__vjp_conv_rule(out, g, in_grads);
+    case TY_OP_NORMALIZE: case TY_OP_ATTENTION: case TY_OP_SOFTMAX_CROSS_ENTROPY:
+        return ty__vjp_nn_rule(out, g, in_grads);
+    case TY_OP_OPTIM_UPDATE:
+        return ty__error("[vjp] optim_update is not differentiable");
     case TY_OP_COUNT:
         break;
     }

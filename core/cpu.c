@@ -47,6 +47,18 @@ static int cpu_run_node(ty_array *out)
         return cpu_slice_update(out);
     case TY_OP_SORT: case TY_OP_ARGSORT:
         return cpu_sort(out);
+    case TY_OP_CONV:
+        return cpu_conv(out);
+    case TY_OP_POOL: case TY_OP_POOL_GRAD:
+        return cpu_pool(out);
+    case TY_OP_NORMALIZE:
+        return cpu_normalize(out);
+    case TY_OP_ATTENTION:
+        return cpu_attention(out);
+    case TY_OP_SOFTMAX_CROSS_ENTROPY:
+        return cpu_softmax_cross_entropy(out);
+    case TY_OP_OPTIM_UPDATE:
+        return cpu_optim_update(out);
     case TY_OP_NONE: case TY_OP_TRANSPOSE: case TY_OP_BROADCAST_TO: case TY_OP_SLICE:
     case TY_OP_COUNT:
         break;

@@ -41,6 +41,12 @@ int cpu_take(ty_array *out);           /* take, take_along_axis */
 int cpu_scatter_add(ty_array *out);
 int cpu_slice_update(ty_array *out);
 int cpu_sort(ty_array *out);           /* sort, argsort */
+int cpu_conv(ty_array *out);           /* core/cpu_conv.c */
+int cpu_pool(ty_array *out);           /* pool, pool_grad (core/cpu_conv.c) */
+int cpu_normalize(ty_array *out);      /* core/cpu_nn.c */
+int cpu_attention(ty_array *out);      /* core/cpu_nn.c */
+int cpu_softmax_cross_entropy(ty_array *out); /* core/cpu_nn.c */
+int cpu_optim_update(ty_array *out);   /* core/cpu_optim.c */
 
 /* Inverse error function in double precision (shared by the random kernel). */
 double cpu_erfinv(double x);

@@ -70,8 +70,19 @@ typedef struct ty_params {
     double value2;                     /* arange: step; linspace: b;
                                           random: hi (or stddev) */
     int64_t k;                         /* eye: diagonal offset */
-    int kind;                          /* random: a ty_random_kind */
+    int kind;                          /* random: a ty_random_kind; pool,
+                                          pool_grad: a ty_pool_kind;
+                                          optim_update: a ty_optim_kind */
     ty_key key;                        /* random */
+    /* nn primitives (core/ops_conv.c, ops_nn.c, ops_optim.c) */
+    int nsp;                           /* conv, pool: spatial axes */
+    ty_conv_opts conv;                 /* conv: resolved (no 0 defaults) */
+    ty_pool_opts pool;                 /* pool, pool_grad: resolved */
+    bool flag;                         /* normalize: rms; attention: causal;
+                                          softmax_cross_entropy: has_ignore */
+    double hp[TY_OPTIM_MAX_HP];        /* optim_update: hyperparameters;
+                                          normalize: hp[0] eps; attention:
+                                          hp[0] scale */
 } ty_params;
 
 typedef enum ty_random_kind {
@@ -232,6 +243,14 @@ int ty__vjp_rule(ty_array *out, ty_array *g, ty_array **in_grads);
  * (in_tangents[i] NULL = zero), writes the tangent of out (owned, shaped like
  * out) or NULL when it is zero. */
 int ty__jvp_rule(ty_array *out, ty_array *const *in_tangents, ty_array **out_tangent);
+
+/* Rules of the nn primitives, same contracts as above: conv, pool and
+ * pool_grad in core/autograd_conv.c; normalize, attention and
+ * softmax_cross_entropy in core/autograd_nn.c. optim_update has none. */
+int ty__vjp_conv_rule(ty_array *out, ty_array *g, ty_array **in_grads);
+int ty__jvp_conv_rule(ty_array *out, ty_array *const *in_tangents, ty_array **out_tangent);
+int ty__vjp_nn_rule(ty_array *out, ty_array *g, ty_array **in_grads);
+int ty__jvp_nn_rule(ty_array *out, ty_array *const *in_tangents, ty_array **out_tangent);
 
 extern int ty__retain_graph;
 

@@ -21,9 +21,13 @@ static const char *const op_names[TY_OP_COUNT] = {
     [TY_OP_TAKE] = "take", [TY_OP_TAKE_ALONG_AXIS] = "take_along_axis",
     [TY_OP_SCATTER_ADD] = "scatter_add", [TY_OP_SLICE_UPDATE] = "slice_update",
     [TY_OP_SORT] = "sort", [TY_OP_ARGSORT] = "argsort",
+    [TY_OP_CONV] = "conv", [TY_OP_POOL] = "pool", [TY_OP_POOL_GRAD] = "pool_grad",
+    [TY_OP_NORMALIZE] = "normalize", [TY_OP_ATTENTION] = "attention",
+    [TY_OP_SOFTMAX_CROSS_ENTROPY] = "softmax_cross_entropy",
+    [TY_OP_OPTIM_UPDATE] = "optim_update",
 };
 #undef NAME_
-_Static_assert(TY_OP_COUNT == 90, "a new op needs a name above, a CPU kernel in "
+_Static_assert(TY_OP_COUNT == 97, "a new op needs a name above, a CPU kernel in "
                                   "cpu.c and a case in the tests");
 
 const char *ty_op_name(ty_op op)

@@ -219,6 +219,9 @@ typedef enum ty_op {
     /* data movement */
     TY_OP_COPY, TY_OP_CONCATENATE, TY_OP_PAD, TY_OP_TAKE, TY_OP_TAKE_ALONG_AXIS,
     TY_OP_SCATTER_ADD, TY_OP_SLICE_UPDATE, TY_OP_SORT, TY_OP_ARGSORT,
+    /* neural-network primitives (core/ops_conv.c, ops_nn.c, ops_optim.c) */
+    TY_OP_CONV, TY_OP_POOL, TY_OP_POOL_GRAD, TY_OP_NORMALIZE, TY_OP_ATTENTION,
+    TY_OP_SOFTMAX_CROSS_ENTROPY, TY_OP_OPTIM_UPDATE,
     TY_OP_COUNT
 } ty_op;
 #undef TY_OP_ENUM_
@@ -414,6 +417,84 @@ ty_array *ty_custom_vjp(ty_array *output, ty_array *const *inputs, int nin,
  * (it is normally dropped) so the transform can still walk it. Nests. */
 void ty_retain_graph_begin(void);
 void ty_retain_graph_end(void);
+
+
+/* ---------------------------------------------------------------- nn
+ * Primitives of neural networks, each with CPU and Vulkan kernels and VJP/JVP
+ * rules. Spatial options have one entry per spatial axis (at most
+ * TY_MAX_SPATIAL, PyTorch order); a 0 entry means the default (1 for
+ * strides and dilations, 0 for paddings).
+ */
+#define TY_MAX_SPATIAL 3
+
+typedef struct ty_conv_opts {
+    int64_t stride[TY_MAX_SPATIAL];
+    int64_t pad_lo[TY_MAX_SPATIAL];    /* zero padding before, per axis */
+    int64_t pad_hi[TY_MAX_SPATIAL];    /* zero padding after, per axis */
+    int64_t dilation[TY_MAX_SPATIAL];  /* kernel dilation */
+    int64_t in_dilation[TY_MAX_SPATIAL]; /* input dilation (transposed convs) */
+    int groups;                        /* 0 or 1: ungrouped */
+    bool flip;                         /* flip the kernel spatially */
+} ty_conv_opts;
+
+/* General N-d convolution (cross-correlation unless flip), 1..3 spatial
+ * axes: x (N, C, *spatial), w (O, C/groups, *kernel) -> (N, O, *out) with
+ * out = floor((in_dilated + pad_lo + pad_hi - dilation*(k-1) - 1)/stride) + 1,
+ * in_dilated = (in-1)*in_dilation + 1. Transposed convolutions and the
+ * gradients of convolutions are expressed with it. */
+ty_array *ty_conv_general(ty_array *x, ty_array *w, const ty_conv_opts *opts);
+
+typedef enum ty_pool_kind { TY_POOL_MAX, TY_POOL_AVG } ty_pool_kind;
+
+typedef struct ty_pool_opts {
+    int64_t kernel[TY_MAX_SPATIAL];    /* required */
+    int64_t stride[TY_MAX_SPATIAL];    /* 0: the kernel size */
+    int64_t pad_lo[TY_MAX_SPATIAL];    /* implicit -inf (max) or 0 (avg) */
+    int64_t pad_hi[TY_MAX_SPATIAL];
+    int64_t dilation[TY_MAX_SPATIAL];  /* max only */
+    bool ceil_mode;                    /* as PyTorch */
+    bool count_include_pad;            /* avg: divide by the window incl. padding */
+} ty_pool_opts;
+
+/* Pools the last nsp axes of x (any leading axes). */
+ty_array *ty_pool(ty_array *x, int nsp, ty_pool_kind kind, const ty_pool_opts *opts);
+/* The cotangent of x given g, the cotangent of ty_pool(x, ...): max routes
+ * each window's g to the first position holding the window's maximum. */
+ty_array *ty_pool_grad(ty_array *x, ty_array *g, int nsp, ty_pool_kind kind,
+                       const ty_pool_opts *opts);
+/* Max pooling's selection applied to t: for each window of x, the value of t
+ * at the position of x's maximum (the JVP of max pooling; t shaped like x). */
+ty_array *ty_max_pool_select(ty_array *x, ty_array *t, int nsp, const ty_pool_opts *opts);
+
+/* (x - mean) / sqrt(var + eps) over the given axes (biased variance), or
+ * with rms: x / sqrt(mean(x^2) + eps). No affine part. */
+ty_array *ty_normalize(ty_array *x, int naxes, const int *axes, double eps, bool rms);
+
+/* softmax(q k^T * scale + mask) v. q (..., Lq, D), k (..., Lk, D),
+ * v (..., Lk, Dv) with equal leading axes; mask (NULL, bool: true keeps,
+ * or float: added) broadcastable to (..., Lq, Lk); causal keeps key j for
+ * query i when j <= i + Lk - Lq (bottom-right aligned, as for a KV cache;
+ * PyTorch's is_causal when Lq == Lk). A fully masked row gives zeros. */
+ty_array *ty_attention(ty_array *q, ty_array *k, ty_array *v, ty_array *mask, double scale,
+                       bool causal);
+
+/* -log_softmax(logits)[label] per row: logits (..., C) float, labels (...)
+ * integer, counted from index_base. Rows whose raw label equals
+ * ignore_index (when has_ignore) give 0. Out-of-range labels are an error. */
+ty_array *ty_softmax_cross_entropy(ty_array *logits, ty_array *labels, int index_base,
+                                   bool has_ignore, int64_t ignore_index);
+
+/* Fused optimizer steps: one kernel reads param, grad and the state arrays
+ * and writes a (1 + nstate, *param.shape) array: the new param, then the new
+ * states, in order (slice it). hp: hyperparameters, per kind (core/ops_optim.c
+ * documents each). Not differentiable. */
+typedef enum ty_optim_kind {
+    TY_OPTIM_SGD, TY_OPTIM_ADAM, TY_OPTIM_RMSPROP, TY_OPTIM_ADAGRAD, TY_OPTIM_ADADELTA,
+    TY_OPTIM_ADAMAX, TY_OPTIM_LION, TY_OPTIM_KIND_COUNT
+} ty_optim_kind;
+#define TY_OPTIM_MAX_HP 12
+ty_array *ty_optim_update(ty_optim_kind kind, ty_array *param, ty_array *grad, int nstate,
+                          ty_array *const *state, const double *hp, int nhp);
 
 /* ---------------------------------------------------------------- files
  * Readers validate everything before trusting it (header sizes, shape

@@ -170,6 +170,12 @@ int vk_take(ty_array *out);
 int vk_scatter_add(ty_array *out);
 int vk_slice_update(ty_array *out);
 int vk_sort(ty_array *out);
+int vk_conv(ty_array *out);            /* core/vk_kernels_conv.c */
+int vk_pool(ty_array *out);            /* pool, pool_grad (core/vk_kernels_conv.c) */
+int vk_normalize(ty_array *out);       /* core/vk_kernels_nn.c */
+int vk_attention(ty_array *out);       /* core/vk_kernels_nn.c */
+int vk_softmax_cross_entropy(ty_array *out); /* core/vk_kernels_nn.c */
+int vk_optim_update(ty_array *out);    /* core/vk_kernels_optim.c */
 
 /* The embedded SPIR-V (build/vk_shaders.c, generated from kernels/). */
 typedef struct vk_shader {

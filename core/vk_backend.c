@@ -48,6 +48,18 @@ int vk_run_node(ty_array *out)
         return vk_slice_update(out);
     case TY_OP_SORT: case TY_OP_ARGSORT:
         return vk_sort(out);
+    case TY_OP_CONV:
+        return vk_conv(out);
+    case TY_OP_POOL: case TY_OP_POOL_GRAD:
+        return vk_pool(out);
+    case TY_OP_NORMALIZE:
+        return vk_normalize(out);
+    case TY_OP_ATTENTION:
+        return vk_attention(out);
+    case TY_OP_SOFTMAX_CROSS_ENTROPY:
+        return vk_softmax_cross_entropy(out);
+    case TY_OP_OPTIM_UPDATE:
+        return vk_optim_update(out);
     case TY_OP_NONE: case TY_OP_TRANSPOSE: case TY_OP_BROADCAST_TO: case TY_OP_SLICE:
     case TY_OP_COUNT:
         break;

@@ -58,6 +58,11 @@ void lty_open_random(lua_State *L);    /* lua/random.c: ty.random.* */
 void lty_open_runtime(lua_State *L);   /* lua/runtime.c: devices, memory, threads */
 void lty_open_grad(lua_State *L);      /* lua/grad.c: ty.stop_gradient, autograd primitives */
 void lty_open_io(lua_State *L);        /* lua/io.c: ty.save, ty.load, ty.io.* */
+void lty_open_conv(lua_State *L);      /* lua/ops_conv.c: conv, pooling */
+void lty_open_nnops(lua_State *L);     /* lua/ops_nn.c: normalize, attention, cross-entropy */
+void lty_open_optim(lua_State *L);     /* lua/ops_optim.c: fused optimizer kernels */
+void lty_open_linalg(lua_State *L);    /* lua/linalg.c: ty.linalg (LAPACK), einsum */
+void lty_open_viz(lua_State *L);       /* lua/viz.c: plots, graphviz, terminal (viz/) */
 void lty_open_data(lua_State *L);      /* lua/data.c: ty.io.read_idx/read_csv, ty.data C part */
 
 /* After a failed core call: when the error is an allocation failure

@@ -72,6 +72,11 @@ int luaopen_tycho(lua_State *L)
     lty_open_grad(L);
     lty_open_io(L);
     lty_open_data(L);
+    lty_open_conv(L);
+    lty_open_nnops(L);
+    lty_open_optim(L);
+    lty_open_linalg(L);
+    lty_open_viz(L);
     lua_settop(L, ty);
     lua_pushliteral(L, TY_VERSION);
     lua_setfield(L, ty, "__version");

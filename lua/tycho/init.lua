@@ -37,6 +37,6 @@ require "tycho.data"
 -- the model-building kit and the tools around it; each module sets ty.<name>
 -- (ty.nn, ty.optim, ty.losses, ty.metrics, ty.train, ty.summary, ty.plot,
 -- ty.dot) and documents its functions in ty.__doc
-for _, name in ipairs{"nn", "optim", "losses", "metrics", "train", "summary", "plot", "dot"} do
+for _, name in ipairs{"nn", "nn_layers", "optim", "losses", "metrics", "train", "summary", "plot", "dot"} do
    require("tycho." .. name)
 end

@@ -75,7 +75,8 @@ void test_expect_values(ty_array *a, const double *expected, int64_t n, double t
 #define SUITES(X) X(suite_array) X(suite_graph) X(suite_elementwise) X(suite_creation) \
     X(suite_random) X(suite_reduce) X(suite_matmul) X(suite_index) X(suite_shape) \
     X(suite_errors) X(suite_memory) X(suite_vulkan) X(suite_jvp) \
-    X(suite_vjp) X(suite_io) X(suite_conv) X(suite_nnops) X(suite_optim)
+    X(suite_vjp) X(suite_io) X(suite_conv) X(suite_nnops) X(suite_optim) \
+    X(suite_linalg)
 #define DECLARE(s) void s(void) __attribute__((weak));
 SUITES(DECLARE)
 

@@ -131,6 +131,23 @@ case("mlp_step_b128_784-256-10", 5, 50,
         local _ = loss:item() + correct:item()
      end)
 
+-- Convolution and pooling of a small CNN layer (batch 64, 32 -> 64
+-- channels, 28x28, 3x3, padding 1): forward, forward + both gradients, and
+-- 2x2 max pooling (torch only in bench/peer.py: NumPy has no conv).
+case("conv2d_f32_b64_32-64_28x28", 2, 10,
+     function() return {x = randn{64, 32, 28, 28}, w = randn{64, 32, 3, 3}} end,
+     function(s) ty.conv2d(s.x, s.w, {padding = 1}):eval() end)
+case("conv2d_grad_f32_b64_32-64_28x28", 1, 5,
+     function()
+        local s = {x = randn{64, 32, 28, 28}, w = randn{64, 32, 3, 3}}
+        s.g = ty.grad(function(x, w) return ty.conv2d(x, w, {padding = 1}):sum() end, {1, 2})
+        return s
+     end,
+     function(s) ty.eval(s.g(s.x, s.w)) end)
+case("max_pool2d_f32_b64_32_28x28", 2, 10,
+     function() return {x = randn{64, 32, 28, 28}} end,
+     function(s) ty.max_pool2d(s.x, 2):eval() end)
+
 for _, c in ipairs(cases) do
    if not only or c.name:find(only, 1, true) then
       local s = c.setup()

@@ -157,6 +157,25 @@ def cases(lib):
         return float(loss) + float(correct)
 
     case("mlp_step_b128_784-256-10", 5, 50, mlp_setup, mlp_run)
+
+    if lib == "torch":     # NumPy has no convolution
+        import torch.nn.functional as F
+
+        def conv_grad_setup():
+            x = randn(64, 32, 28, 28).requires_grad_()
+            w = randn(64, 32, 3, 3).requires_grad_()
+            return x, w
+
+        def conv_grad(s):
+            y = F.conv2d(s[0], s[1], padding=1)
+            return torch.autograd.grad(y.sum(), [s[0], s[1]])
+
+        case("conv2d_f32_b64_32-64_28x28", 2, 10,
+             lambda: (randn(64, 32, 28, 28), randn(64, 32, 3, 3)),
+             lambda s: F.conv2d(s[0], s[1], padding=1))
+        case("conv2d_grad_f32_b64_32-64_28x28", 1, 5, conv_grad_setup, conv_grad)
+        case("max_pool2d_f32_b64_32_28x28", 2, 10, lambda: randn(64, 32, 28, 28),
+             lambda s: F.max_pool2d(s, 2))
     return out
 
 

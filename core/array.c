@@ -199,6 +199,8 @@ int ty_set_name(ty_array *a, const char *name)
 
 const char *ty_get_name(const ty_array *a) { return a->name; }
 
+uint64_t ty_array_id(const ty_array *a) { return a->id; }
+
 ty_op ty_node_op(const ty_array *a) { return a->node ? a->node->op : TY_OP_NONE; }
 int ty_node_ninputs(const ty_array *a) { return a->node ? a->node->ninputs : 0; }
 

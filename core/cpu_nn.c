@@ -1,10 +1,391 @@
-/* cpu_nn.c -- CPU kernels of normalize, attention, softmax_cross_entropy (stub). */
+/*
+ * cpu_nn.c -- CPU kernels of normalize, attention and softmax_cross_entropy
+ * (node layouts in core/ops_nn.c; kernel contract in cpu.h).
+ *
+ *   normalize: each group of the kept axes is independent (parallel over
+ *     groups); two passes in double (mean, then the sum of squared
+ *     deviations: no cancellation), then one writing pass. The reduced axes
+ *     are merged where their strides allow, the innermost one read as runs.
+ *   attention: parallel over (batch, block of 64 queries): the block's
+ *     scores Q K^T by sgemm (dgemm for float64), masks, a stable softmax per
+ *     row (a fully masked row gives zeros), then P V by gemm.
+ *   softmax_cross_entropy: labels are checked first (serially: the error
+ *     names the first bad one), then rows are computed in parallel in double.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cpu.h"
 
-int cpu_normalize(ty_array *out) { (void)out; return ty__error("[normalize] no CPU kernel yet"); }
-int cpu_attention(ty_array *out) { (void)out; return ty__error("[attention] no CPU kernel yet"); }
+#define RUN 256
+
+static inline double ld(const void *data, ty_dtype dt, int64_t i)
+{
+    if (dt == TY_FLOAT32) return ((const float *)data)[i];
+    if (dt == TY_FLOAT64) return ((const double *)data)[i];
+    return ty__load_f64(data, dt, i);
+}
+
+static inline void st(void *data, ty_dtype dt, int64_t i, double v)
+{
+    if (dt == TY_FLOAT32) ((float *)data)[i] = (float)v;
+    else if (dt == TY_FLOAT64) ((double *)data)[i] = v;
+    else ty__store_f64(data, dt, i, v);
+}
+
+/* ---------------------------------------------------------------- normalize */
+
+typedef struct norm_ctx {
+    const ty_array *x;
+    ty_array *out;
+    int kn, rn;
+    int64_t kshape[TY_MAX_DIMS], kxs[TY_MAX_DIMS], kos[TY_MAX_DIMS];
+    int64_t rshape[TY_MAX_DIMS], rxs[TY_MAX_DIMS], ros[TY_MAX_DIMS];
+    int64_t m;                         /* elements per group */
+    double eps;
+    bool rms;
+} norm_ctx;
+
+/* Calls body(xoff, ooff, len) for each innermost run of the group. */
+#define NORM_RUNS(c, xbase, obase, BODY)                                           \
+    do {                                                                           \
+        int64_t len_ = (c)->rshape[(c)->rn - 1];                                   \
+        int64_t nouter_ = (c)->m / len_;                                           \
+        int64_t coord_[TY_MAX_DIMS] = {0};                                         \
+        int64_t xo_ = (xbase), oo_ = (obase);                                      \
+        for (int64_t u_ = 0; u_ < nouter_; u_++) {                                 \
+            for (int64_t r0_ = 0; r0_ < len_; r0_ += RUN) {                        \
+                int64_t n_ = len_ - r0_ < RUN ? len_ - r0_ : RUN;                  \
+                int64_t xoff = xo_ + r0_ * xs_, ooff = oo_ + r0_ * os_;            \
+                BODY                                                               \
+            }                                                                      \
+            for (int d_ = (c)->rn - 2; d_ >= 0; d_--) {                            \
+                coord_[d_]++;                                                      \
+                xo_ += (c)->rxs[d_];                                               \
+                oo_ += (c)->ros[d_];                                               \
+                if (coord_[d_] < (c)->rshape[d_]) break;                           \
+                xo_ -= coord_[d_] * (c)->rxs[d_];                                  \
+                oo_ -= coord_[d_] * (c)->ros[d_];                                  \
+                coord_[d_] = 0;                                                    \
+            }                                                                      \
+        }                                                                          \
+    } while (0)
+
+static void norm_task(void *ctx, int64_t begin, int64_t end)
+{
+    const norm_ctx *c = ctx;
+    const ty_array *x = c->x;
+    const void *xd = x->buffer->data;
+    void *od = c->out->buffer->data;
+    ty_dtype xdt = x->dtype, odt = c->out->dtype;
+    int64_t xs_ = c->rxs[c->rn - 1], os_ = c->ros[c->rn - 1];
+    double buf[RUN];
+    (void)os_;
+    for (int64_t g = begin; g < end; g++) {
+        int64_t xb = x->offset, ob = 0, rem = g;
+        for (int d = c->kn - 1; d >= 0; d--) {
+            int64_t i = rem % c->kshape[d];
+            rem /= c->kshape[d];
+            xb += i * c->kxs[d];
+            ob += i * c->kos[d];
+        }
+        double mean = 0, ss = 0;
+        if (!c->rms) {
+            double s = 0;
+            NORM_RUNS(c, xb, ob, {
+                (void)ooff;
+                for (int64_t j = 0; j < n_; j++) s += ld(xd, xdt, xoff + j * xs_);
+            });
+            mean = s / (double)c->m;
+        }
+        NORM_RUNS(c, xb, ob, {
+            (void)ooff;
+            for (int64_t j = 0; j < n_; j++) {
+                double v = ld(xd, xdt, xoff + j * xs_) - mean;
+                ss += v * v;
+            }
+        });
+        double r = 1.0 / sqrt(ss / (double)c->m + c->eps);
+        NORM_RUNS(c, xb, ob, {
+            for (int64_t j = 0; j < n_; j++) buf[j] = (ld(xd, xdt, xoff + j * xs_) - mean) * r;
+            for (int64_t j = 0; j < n_; j++) st(od, odt, ooff + j * os_, buf[j]);
+        });
+    }
+}
+
+int cpu_normalize(ty_array *out)
+{
+    const ty_array *x = out->node->inputs[0];
+    const ty_params *p = &out->node->params;
+    if (out->size == 0) return 0;
+    norm_ctx c;
+    memset(&c, 0, sizeof c);
+    c.x = x;
+    c.out = out;
+    c.eps = p->hp[0];
+    c.rms = p->flag;
+    c.m = 1;
+    bool red[TY_MAX_DIMS] = {false};
+    for (int i = 0; i < p->naxes; i++) red[p->axes[i]] = true;
+    for (int d = 0; d < x->ndim; d++) {
+        if (red[d]) {
+            int64_t s = x->shape[d];
+            c.m *= s;
+            if (s == 1) continue;
+            /* merge with the previous reduced dim when both layouts allow */
+            if (c.rn > 0 && c.rxs[c.rn - 1] == x->strides[d] * s &&
+                c.ros[c.rn - 1] == out->strides[d] * s) {
+                c.rshape[c.rn - 1] *= s;
+                c.rxs[c.rn - 1] = x->strides[d];
+                c.ros[c.rn - 1] = out->strides[d];
+                continue;
+            }
+            c.rshape[c.rn] = s;
+            c.rxs[c.rn] = x->strides[d];
+            c.ros[c.rn] = out->strides[d];
+            c.rn++;
+        } else {
+            c.kshape[c.kn] = x->shape[d];
+            c.kxs[c.kn] = x->strides[d];
+            c.kos[c.kn] = out->strides[d];
+            c.kn++;
+        }
+    }
+    if (c.rn == 0) {                   /* every reduced axis has size 1 */
+        c.rshape[0] = 1;
+        c.rn = 1;
+    }
+    int64_t ngroups = out->size / c.m;
+    int64_t grain = 65536 / (c.m > 0 ? c.m : 1);
+    if (grain < 1) grain = 1;
+    pool_parallel_for(ngroups, grain, norm_task, &c);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- attention */
+
+#define ATT_BQ 64
+
+typedef struct att_ctx {
+    ty_array *out;
+    const ty_array *q, *k, *v, *mask;
+    int nb;                            /* leading (batch) axes */
+    int64_t lq, lk, d, dv, nqb;
+    double scale;
+    bool causal, mask_bool;
+} att_ctx;
+
+/* Offset of batch b's first element in a (leading axes only). */
+static int64_t batch_offset(const ty_array *a, int nb, int64_t b)
+{
+    int64_t off = a->offset;
+    for (int d = nb - 1; d >= 0; d--) {
+        int64_t i = b % a->shape[d];
+        b /= a->shape[d];
+        off += i * a->strides[d];
+    }
+    return off;
+}
+
+/* The attention of one (batch, query block) in type T with gemm GEMM. */
+#define ATT_KERNEL(NAME, T, GEMM)                                                        \
+    static void NAME(const att_ctx *c, int64_t b, int64_t i0, int64_t bq, T *ws)        \
+    {                                                                                    \
+        int64_t lk = c->lk, d = c->d, dv = c->dv;                                       \
+        T *Q = ws, *K = Q + bq * d, *V = K + lk * d, *S = V + lk * dv, *O = S + bq * lk; \
+        const ty_array *q = c->q, *k = c->k, *v = c->v;                                 \
+        int nd = q->ndim;                                                               \
+        int64_t qo = batch_offset(q, c->nb, b), ko = batch_offset(k, c->nb, b),         \
+                vo = batch_offset(v, c->nb, b);                                         \
+        for (int64_t i = 0; i < bq; i++)                                                \
+            for (int64_t e = 0; e < d; e++)                                             \
+                Q[i * d + e] = (T)ld(q->buffer->data, q->dtype,                          \
+                                     qo + (i0 + i) * q->strides[nd - 2] +               \
+                                         e * q->strides[nd - 1]);                       \
+        for (int64_t j = 0; j < lk; j++) {                                              \
+            for (int64_t e = 0; e < d; e++)                                             \
+                K[j * d + e] = (T)ld(k->buffer->data, k->dtype,                          \
+                                     ko + j * k->strides[nd - 2] + e * k->strides[nd - 1]); \
+            for (int64_t e = 0; e < dv; e++)                                            \
+                V[j * dv + e] = (T)ld(v->buffer->data, v->dtype,                         \
+                                      vo + j * v->strides[nd - 2] + e * v->strides[nd - 1]); \
+        }                                                                                \
+        if (d > 0)                                                                       \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bq, (int)lk, (int)d,      \
+                 (T)c->scale, Q, (int)d, K, (int)d, (T)0, S, (int)lk);                   \
+        else                                                                             \
+            for (int64_t t = 0; t < bq * lk; t++) S[t] = 0;                             \
+        const ty_array *m = c->mask;                                                     \
+        int64_t mo = m ? batch_offset(m, c->nb, b) : 0;                                  \
+        for (int64_t i = 0; i < bq; i++) {                                               \
+            T *row = S + i * lk;                                                         \
+            int64_t gi = i0 + i;                                                         \
+            for (int64_t j = 0; j < lk; j++) {                                           \
+                bool keep = !c->causal || j <= gi + lk - c->lq;                          \
+                if (keep && m) {                                                         \
+                    double mv = ld(m->buffer->data, m->dtype,                            \
+                                   mo + gi * m->strides[nd - 2] + j * m->strides[nd - 1]); \
+                    if (c->mask_bool) keep = mv != 0;                                    \
+                    else row[j] += (T)mv;                                                \
+                }                                                                        \
+                if (!keep) row[j] = (T)-INFINITY;                                        \
+            }                                                                            \
+            T mx = (T)-INFINITY;                                                         \
+            for (int64_t j = 0; j < lk; j++)                                             \
+                if (row[j] > mx || isnan(row[j])) mx = row[j];                           \
+            if (isinf(mx) && mx < 0) {                                                   \
+                for (int64_t j = 0; j < lk; j++) row[j] = 0;                             \
+                continue;                                                                \
+            }                                                                            \
+            double s = 0;                                                                \
+            for (int64_t j = 0; j < lk; j++) {                                           \
+                row[j] = (T)exp((double)(row[j] - mx));                                  \
+                s += row[j];                                                             \
+            }                                                                            \
+            T inv = (T)(1.0 / s);                                                        \
+            for (int64_t j = 0; j < lk; j++) row[j] *= inv;                              \
+        }                                                                                \
+        if (lk > 0)                                                                      \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)bq, (int)dv, (int)lk,   \
+                 (T)1, S, (int)lk, V, (int)dv, (T)0, O, (int)dv);                        \
+        else                                                                             \
+            for (int64_t t = 0; t < bq * dv; t++) O[t] = 0;                             \
+        void *od = c->out->buffer->data;                                                 \
+        int64_t ob = (b * c->lq + i0) * dv;                                              \
+        for (int64_t t = 0; t < bq * dv; t++) st(od, c->out->dtype, ob + t, (double)O[t]); \
+    }
+
+ATT_KERNEL(att_block_f32, float, cblas_sgemm)
+ATT_KERNEL(att_block_f64, double, cblas_dgemm)
+
+static void att_task(void *ctx, int64_t begin, int64_t end)
+{
+    const att_ctx *c = ctx;
+    bool f64 = c->out->dtype == TY_FLOAT64;
+    size_t esize = f64 ? sizeof(double) : sizeof(float);
+    size_t n = (size_t)(ATT_BQ * c->d + c->lk * c->d + c->lk * c->dv + ATT_BQ * c->lk +
+                        ATT_BQ * c->dv);
+    void *ws = malloc(n * esize + 16);
+    if (!ws) return;                   /* reported by the caller (see below) */
+    for (int64_t t = begin; t < end; t++) {
+        int64_t b = t / c->nqb, qb = t % c->nqb;
+        int64_t i0 = qb * ATT_BQ, bq = c->lq - i0 < ATT_BQ ? c->lq - i0 : ATT_BQ;
+        if (f64) att_block_f64(c, b, i0, bq, ws);
+        else att_block_f32(c, b, i0, bq, ws);
+    }
+    free(ws);
+}
+
+int cpu_attention(ty_array *out)
+{
+    const ty_node *node = out->node;
+    if (out->size == 0) return 0;
+    att_ctx c;
+    memset(&c, 0, sizeof c);
+    c.out = out;
+    c.q = node->inputs[0];
+    c.k = node->inputs[1];
+    c.v = node->inputs[2];
+    c.mask = node->ninputs > 3 ? node->inputs[3] : NULL;
+    c.mask_bool = node->params.kind == 1;
+    c.causal = node->params.flag;
+    c.scale = node->params.hp[0];
+    int nd = out->ndim;
+    c.nb = nd - 2;
+    c.lq = c.q->shape[nd - 2];
+    c.lk = c.k->shape[nd - 2];
+    c.d = c.q->shape[nd - 1];
+    c.dv = c.v->shape[nd - 1];
+    if (c.lk > INT32_MAX || c.d > INT32_MAX || c.dv > INT32_MAX)
+        return ty__error("[attention] too many keys or features for the CPU kernel");
+    int64_t nbatch = 1;
+    for (int d = 0; d < c.nb; d++) nbatch *= out->shape[d];
+    c.nqb = (c.lq + ATT_BQ - 1) / ATT_BQ;
+    /* check that a workspace can be allocated at all (tasks fail silently) */
+    size_t esize = out->dtype == TY_FLOAT64 ? sizeof(double) : sizeof(float);
+    size_t n = (size_t)(ATT_BQ * c.d + c.lk * c.d + c.lk * c.dv + ATT_BQ * c.lk + ATT_BQ * c.dv);
+    void *probe = malloc(n * esize + 16);
+    if (!probe) return ty__error("[attention] out of host memory for the workspace");
+    free(probe);
+    int64_t work = ATT_BQ * c.lk * (c.d + c.dv);
+    int64_t grain = work >= 65536 ? 1 : 65536 / (work > 0 ? work : 1);
+    pool_parallel_for(nbatch * c.nqb, grain, att_task, &c);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- cross-entropy */
+
+typedef struct ce_ctx {
+    ty_array *out;
+    const ty_array *x;
+    const int64_t *lab;                /* resolved labels (-1: ignored) */
+    int nb;
+    int64_t ncls, cs;
+} ce_ctx;
+
+static void ce_task(void *ctx, int64_t begin, int64_t end)
+{
+    const ce_ctx *c = ctx;
+    const ty_array *x = c->x;
+    const void *xd = x->buffer->data;
+    for (int64_t r = begin; r < end; r++) {
+        if (c->lab[r] < 0) {
+            st(c->out->buffer->data, c->out->dtype, r, 0.0);
+            continue;
+        }
+        int64_t off = batch_offset(x, c->nb, r);
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < c->ncls; j++) {
+            double v = ld(xd, x->dtype, off + j * c->cs);
+            if (v > mx || isnan(v)) mx = v;
+            if (isnan(v)) break;
+        }
+        double s = 0, shift = isinf(mx) ? 0 : mx;
+        for (int64_t j = 0; j < c->ncls; j++) s += exp(ld(xd, x->dtype, off + j * c->cs) - shift);
+        double loss = log(s) + shift - ld(xd, x->dtype, off + c->lab[r] * c->cs);
+        st(c->out->buffer->data, c->out->dtype, r, loss);
+    }
+}
+
 int cpu_softmax_cross_entropy(ty_array *out)
 {
-    (void)out;
-    return ty__error("[softmax_cross_entropy] no CPU kernel yet");
+    const ty_node *node = out->node;
+    const ty_params *p = &node->params;
+    const ty_array *x = node->inputs[0], *y = node->inputs[1];
+    if (out->size == 0) return 0;
+    int64_t nrows = out->size, ncls = x->shape[x->ndim - 1];
+    int64_t *lab = malloc(sizeof(int64_t) * (size_t)nrows);
+    if (!lab) return ty__error("[softmax_cross_entropy] out of host memory");
+    /* labels in row-major order */
+    int64_t coord[TY_MAX_DIMS] = {0}, off = y->offset;
+    for (int64_t r = 0; r < nrows; r++) {
+        int64_t raw = ty__load_i64(y->buffer->data, y->dtype, off);
+        if (p->flag && raw == p->k) {
+            lab[r] = -1;
+        } else {
+            int64_t j = raw - p->index_base;
+            if (j < 0 || j >= ncls) {
+                free(lab);
+                return ty__error("[softmax_cross_entropy] index %lld is out of range for "
+                                 "axis %d of size %lld", (long long)raw,
+                                 ty__ax(x->ndim - 1), (long long)ncls);
+            }
+            lab[r] = j;
+        }
+        for (int d = y->ndim - 1; d >= 0; d--) {
+            coord[d]++;
+            off += y->strides[d];
+            if (coord[d] < y->shape[d]) break;
+            off -= coord[d] * y->strides[d];
+            coord[d] = 0;
+        }
+    }
+    ce_ctx c = {out, x, lab, x->ndim - 1, ncls, x->strides[x->ndim - 1]};
+    int64_t grain = 32768 / ncls;
+    if (grain < 1) grain = 1;
+    pool_parallel_for(nrows, grain, ce_task, &c);
+    free(lab);
+    return 0;
 }

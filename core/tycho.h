@@ -496,6 +496,60 @@ typedef enum ty_optim_kind {
 ty_array *ty_optim_update(ty_optim_kind kind, ty_array *param, ty_array *grad, int nstate,
                           ty_array *const *state, const double *hp, int nhp);
 
+/* ---------------------------------------------------------------- linalg
+ * Factorizations run on the CPU through LAPACK (OpenBLAS), in float64,
+ * whatever the input's device (as MLX does): inputs are evaluated and copied
+ * to the host, and the results, evaluated, are put on the input's device.
+ * float64 inputs give float64 results, all others float32. Matrices are the
+ * last two axes; leading axes are a batch. Errors name the function and the
+ * shape: "[linalg.inv] expected square matrices (...,n,n), got (3,4)",
+ * singular matrices, matrices not positive definite.
+ * Differentiable (custom VJPs, to any order): inv, solve, det, slogdet's
+ * logabsdet, cholesky, eigh (distinct eigenvalues), svd's singular values;
+ * differentiating qr, svd's u/vt, pinv or lstsq is an error. norm and einsum
+ * are compositions of ops (lazy, differentiable).
+ */
+ty_array *ty_linalg_inv(ty_array *a);
+/* a (..., n, n); b (..., n, k), or (..., n) when b.ndim is 1 or a.ndim - 1
+ * (NumPy 1.x); batch axes broadcast. */
+ty_array *ty_linalg_solve(ty_array *a, ty_array *b);
+ty_array *ty_linalg_det(ty_array *a);
+/* sign (0 when singular) and log|det| (-inf when singular); either may be NULL. */
+int ty_linalg_slogdet(ty_array *a, ty_array **sign, ty_array **logabsdet);
+/* Lower L with a = L L^T, or upper U = L^T (a = U^T U). */
+ty_array *ty_linalg_cholesky(ty_array *a, bool upper);
+/* a (..., m, n) = q r; reduced: q (..., m, k), r (..., k, n), k = min(m, n);
+ * complete: q (..., m, m), r (..., m, n). */
+int ty_linalg_qr(ty_array *a, bool complete, ty_array **q, ty_array **r);
+/* a = u diag(s) vt, s descending (..., k); u and vt NULL: values only;
+ * full_matrices: u (..., m, m), vt (..., n, n), else (..., m, k), (..., k, n). */
+int ty_linalg_svd(ty_array *a, bool full_matrices, ty_array **u, ty_array **s,
+                  ty_array **vt);
+/* Symmetric eigendecomposition from the lower (or upper) triangle: w
+ * ascending (..., n), v (..., n, n) with eigenvectors as columns. */
+int ty_linalg_eigh(ty_array *a, bool upper, ty_array **w, ty_array **v);
+/* Moore-Penrose pseudo-inverse (..., n, m); singular values <= rcond *
+ * max(s) are dropped (NumPy's default rcond is 1e-15). */
+ty_array *ty_linalg_pinv(ty_array *a, double rcond);
+/* Rank (int32, (...)) from the singular values above tol (tol < 0: max(s) *
+ * max(m, n) * eps of the dtype). */
+ty_array *ty_linalg_matrix_rank(ty_array *a, double tol);
+/* Least squares of a (m, n) x = b (m,) or (m, k) (LAPACK dgelsd; rcond < 0:
+ * eps * max(m, n)): x (n,) or (n, k), residuals (k,) (or (1,) for a vector
+ * b) when rank == n < m, else (0,); rank; singular values (min(m, n),).
+ * residuals, rank and sv may be NULL. */
+int ty_linalg_lstsq(ty_array *a, ty_array *b, double rcond, ty_array **x,
+                    ty_array **residuals, int64_t *rank, ty_array **sv);
+/* numpy.linalg.norm: ord NULL (2-norm / Frobenius), "fro", "nuc", or a number
+ * ("2", "-1", "inf", "-inf", "0", "3.5"); naxes 0 (all axes, or the 1-d/2-d
+ * input when ord is given), 1 (vector norm) or 2 (matrix norm). */
+ty_array *ty_linalg_norm(ty_array *a, const char *ord, const int *axes, int naxes,
+                         bool keepdims);
+/* numpy.einsum ("ij,jk->ik", implicit output, "...", repeated indices):
+ * diagonals, sums, transposes, reshapes and matmuls, contracted pairwise left
+ * to right (lazy, differentiable). */
+ty_array *ty_einsum(const char *subscripts, ty_array *const *operands, int n);
+
 /* ---------------------------------------------------------------- files
  * Readers validate everything before trusting it (header sizes, shape
  * products, offsets, dtypes, truncation) and fail with a message naming the
@@ -543,5 +597,7 @@ int ty_write_file_atomic(const char *path, const void *data, size_t nbytes);
 ty_op ty_node_op(const ty_array *a);               /* TY_OP_NONE if evaluated */
 int ty_node_ninputs(const ty_array *a);
 ty_array *ty_node_input(const ty_array *a, int i); /* borrowed */
+/* A stable unique id of the array handle (creation order, from 1). */
+uint64_t ty_array_id(const ty_array *a);
 
 #endif /* TYCHO_H */

@@ -1,8 +1,119 @@
-/* ops_nn.c -- (being written) */
+/* ops_nn.c -- Lua binding of the nn primitives: ty.normalize,
+ * ty.scaled_dot_product_attention, ty.softmax_cross_entropy (core/ops_nn.c).
+ * The norm layers' functions (ty.layer_norm, ty.batch_norm, ...) are written
+ * in Lua over ty.normalize (lua/tycho/losses.lua attaches them). */
+#include <math.h>
+#include <string.h>
+
 #include "binding.h"
 #include "args.h"
 
+static int push_result(lua_State *L, ty_array *r)
+{
+    lty_push(L, r);
+    return 1;
+}
+
+/* ty.normalize(x, axes, {eps=1e-5, rms=false}) */
+static int l_normalize(lua_State *L)
+{
+    const char *fname = "normalize";
+    ty_array *x = lty_arg_array(L, 1, NULL);
+    int opts = lty_arg_is_opts(L, 3) ? 3 : 0;
+    if (!opts && !lua_isnoneornil(L, 3))
+        return luaL_error(L, "[normalize] argument 3 must be an options table, got %s",
+                          lty_arg_got(L, 3));
+    lty_arg_check_opts(L, opts, fname, "eps rms");
+    double eps = lty_arg_number(L, opts, fname, "eps", 1e-5);
+    bool rms = lty_arg_bool(L, opts, fname, "rms", false);
+    int axes[TY_MAX_DIMS];
+    int n = lty_arg_axes(L, 2, fname, ty_ndim(x), x, axes);
+    if (n == 0) {
+        n = ty_ndim(x);
+        for (int i = 0; i < n; i++) axes[i] = i;
+        if (n == 0) return luaL_error(L, "[normalize] cannot normalise a 0-d array");
+    }
+    ty_array *r;
+    LTY_CALL(L, r, ty_normalize(x, n, axes, eps, rms));
+    return push_result(L, r);
+}
+
+/* ty.scaled_dot_product_attention(q, k, v, {mask=, scale=, causal=false}) */
+static int l_attention(lua_State *L)
+{
+    const char *fname = "scaled_dot_product_attention";
+    ty_array *q = lty_arg_array(L, 1, NULL);
+    ty_array *k = lty_arg_array(L, 2, q);
+    ty_array *v = lty_arg_array(L, 3, q);
+    int opts = lty_arg_is_opts(L, 4) ? 4 : 0;
+    if (!opts && !lua_isnoneornil(L, 4))
+        return luaL_error(L, "[%s] argument 4 must be an options table, got %s", fname,
+                          lty_arg_got(L, 4));
+    lty_arg_check_opts(L, opts, fname, "mask scale causal");
+    bool causal = lty_arg_bool(L, opts, fname, "causal", false);
+    int64_t d = ty_ndim(q) > 0 ? ty_dim(q, -1) : 1;
+    double scale = lty_arg_number(L, opts, fname, "scale", d > 0 ? 1.0 / sqrt((double)d) : 1.0);
+    ty_array *mask = NULL;
+    if (opts && lty_arg_field(L, opts, "mask") != LUA_TNIL)
+        mask = lty_arg_array(L, lua_gettop(L), q);   /* stays on the stack */
+    ty_array *r;
+    LTY_CALL(L, r, ty_attention(q, k, v, mask, scale, causal));
+    return push_result(L, r);
+}
+
+/* ty.softmax_cross_entropy(logits, labels, {ignore_index=}) */
+static int l_softmax_cross_entropy(lua_State *L)
+{
+    const char *fname = "softmax_cross_entropy";
+    ty_array *x = lty_arg_array(L, 1, NULL);
+    ty_array *y = lty_arg_index(L, 2, fname);
+    int opts = lty_arg_is_opts(L, 3) ? 3 : 0;
+    if (!opts && !lua_isnoneornil(L, 3))
+        return luaL_error(L, "[%s] argument 3 must be an options table, got %s", fname,
+                          lty_arg_got(L, 3));
+    lty_arg_check_opts(L, opts, fname, "ignore_index");
+    bool has_ignore = lty_arg_has(L, opts, "ignore_index");
+    int64_t ig = has_ignore ? (int64_t)lty_arg_integer(L, opts, fname, "ignore_index", 0) : 0;
+    ty_array *r;
+    if (ty_dtype_is_float(ty_dtype_of(y)) || ty_dtype_of(y) == TY_BOOL) {
+        /* float labels (e.g. from ty.array{1, 2}) are truncated to integers */
+        ty_array *yi;
+        LTY_CALL(L, yi, ty_astype(y, TY_INT32));
+        lty_push(L, yi);
+        y = yi;
+    }
+    LTY_CALL(L, r, ty_softmax_cross_entropy(x, y, 1, has_ignore, ig));
+    return push_result(L, r);
+}
+
+static const lty_arg_fn nn_functions[] = {
+    {"normalize", l_normalize,
+     "ty.normalize(x, axes, {eps=1e-5, rms=false}) -> array\n"
+     "  (x - mean) / sqrt(var + eps) over the given axes (a number or a list; nil: all),\n"
+     "  with the biased variance; rms=true: x / sqrt(mean(x^2) + eps). No affine part:\n"
+     "  ty.layer_norm, ty.batch_norm, ... add it. A fused primitive on both devices.",
+     false},
+    {"scaled_dot_product_attention", l_attention,
+     "ty.scaled_dot_product_attention(q, k, v, {mask=, scale=1/sqrt(D), causal=false}) -> array\n"
+     "  softmax(q k^T * scale + mask) v for q (..., Lq, D), k (..., Lk, D), v (..., Lk, Dv)\n"
+     "  -> (..., Lq, Dv). mask broadcasts to (..., Lq, Lk): bool (true keeps a key) or\n"
+     "  float (added to the scores). causal keeps key j for query i when j <= i + Lk - Lq\n"
+     "  (bottom-right aligned, as with a key/value cache; PyTorch's is_causal when\n"
+     "  Lq == Lk). A query with no kept key gives zeros. A fused primitive (flash-style\n"
+     "  kernel on Vulkan).",
+     false},
+    {"softmax_cross_entropy", l_softmax_cross_entropy,
+     "ty.softmax_cross_entropy(logits, labels, {ignore_index=}) -> array\n"
+     "  Per-row -log_softmax(logits)[label] for logits (..., C) and integer labels (...)\n"
+     "  in 1..C (float labels are truncated to integers); rows whose label equals ignore_index give 0; other labels outside 1..C\n"
+     "  are an error. Unreduced (see ty.losses.cross_entropy).",
+     false},
+    {NULL, NULL, NULL, false},
+};
+
 void lty_open_nnops(lua_State *L)
 {
-    (void)L;
+    int ty = lua_gettop(L);
+    lty_arg_register(L, ty, ty, nn_functions);
+    lua_settop(L, ty);
 }

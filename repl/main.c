@@ -34,6 +34,9 @@ static void print_usage(FILE *f)
     fprintf(f,
             "usage: %s [options] [script [args]]\n"
             "       %s devices\n"
+            "       %s summary FILE.lua [--input SHAPE] [--depth N]\n"
+            "       %s dot FILE.lua -o OUT [--graph]\n"
+            "       %s plot HISTORY.json -o OUT\n"
             "Options:\n"
             "  -e stat        execute string 'stat' (may be repeated)\n"
             "  -i             enter the REPL after running 'script' or -e\n"
@@ -44,9 +47,14 @@ static void print_usage(FILE *f)
             "  -              execute stdin as a script and stop handling options\n"
             "Subcommands:\n"
             "  devices        list the devices and their facts (memory, subgroup, ...)\n"
+            "  summary        print the layer table of the model a file returns\n"
+            "  dot            render a model's module graph, or a loss's forward+backward\n"
+            "                 graph (--graph), with Graphviz\n"
+            "  plot           draw the curves of a saved training history\n"
+            "  (`%s COMMAND --help` for a command's options)\n"
             "Without a script or -e, %s starts the REPL; when stdin is not a\n"
             "terminal, it is read as REPL input without prompts.\n",
-            progname, progname, progname);
+            progname, progname, progname, progname, progname, progname, progname);
 }
 
 static void print_version(void)
@@ -314,6 +322,44 @@ static int command_devices(lua_State *L, int argc, char **argv)
     return do_chunk(L, LUA_OK) == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* lua_CFunction: require("tycho.cli").run(name, {args...}) -> exit status. */
+static int run_cli(lua_State *L)
+{
+    const char *name = lua_tostring(L, 1);
+    int argc = (int)lua_tointeger(L, 2);
+    char **argv = lua_touserdata(L, 3);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "tycho.cli");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "run");
+    lua_pushstring(L, name);
+    lua_createtable(L, argc > 2 ? argc - 2 : 0, 0);
+    for (int i = 2; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - 1);
+    }
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/* summary, dot, plot: implemented in Lua (lua/tycho/cli.lua). */
+static int command_lua(lua_State *L, int argc, char **argv)
+{
+    lua_pushcfunction(L, run_cli);
+    lua_pushstring(L, argv[1]);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    int status = repl_docall(L, 3, 1);
+    if (status != LUA_OK) {
+        repl_report(L, status, progname);
+        return EXIT_FAILURE;
+    }
+    int code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_FAILURE;
+    lua_pop(L, 1);
+    fflush(stdout);
+    return code;
+}
+
 typedef int (*command_fn)(lua_State *L, int argc, char **argv);
 
 static const struct {
@@ -321,6 +367,9 @@ static const struct {
     command_fn run;
 } commands[] = {
     {"devices", command_devices},
+    {"summary", command_lua},
+    {"dot", command_lua},
+    {"plot", command_lua},
     {NULL, NULL},
 };
 

@@ -1,0 +1,138 @@
+#version 450
+// conv.comp -- N-d convolution (1 to 3 spatial axes, handled as 3 with
+// leading axes of size 1) as an implicit GEMM, per group g (grid z):
+//   out[n, g*Og + row, p] = sum_r W[g*Og + row, r] * X[r, (n, p)]
+// with r = (c, tap) over C/groups x kernel taps and X read on the fly from
+// the input (stride, padding lo, dilation, input dilation, flip), zeros
+// outside. A workgroup computes a BM x BN block of (rows x columns), walking
+// r in steps of BK through shared-memory tiles; each invocation owns a
+// TM x TN register tile. float32 accumulation; float16/bfloat16 through the
+// load/store helpers of common.glsl. The host (core/vk_kernels_conv.c)
+// picks the tile from the device limits; it guarantees NT % BN == 0 and
+// NT % BK == 0 (so each invocation's B column and A k-offset are fixed), and
+// that every index fits 32 bits except the final element offsets.
+#extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
+
+layout(constant_id = 1) const int BM = 64;
+layout(constant_id = 2) const int BN = 64;
+layout(constant_id = 3) const int BK = 16;
+layout(constant_id = 4) const int TM = 4;
+layout(constant_id = 5) const int TN = 4;
+layout(constant_id = 6) const int DT = DT_FLOAT32;
+
+// Mirrors vk_conv_params in core/vk_kernels_conv.c.
+layout(buffer_reference, std430, buffer_reference_align = 8) buffer Params {
+    uint64_t x, w, dst;
+    int64_t xs[5];              // x strides: n, c, spatial 0..2
+    int64_t ws[5];              // w strides: o, c, tap 0..2
+    int N, C, O, Cg, Og, P, K, CgK;
+    int ncols, col_tile0, flip, pad_;
+    int in_[3], k[3], out_[3], s[3], d[3], id[3], lo[3], pad2_;
+};
+
+const int NT = (BM / TM) * (BN / TN);
+const int TX = BN / TN;
+const int LA = BM * BK / NT;            // A elements per invocation
+const int LB = BN * BK / NT;
+
+shared float As[BK][BM];
+shared float Bs[BK][BN];
+
+void main()
+{
+    Params p = Params(pc.params);
+    int tid = int(gl_LocalInvocationID.x);
+    int tx = tid % TX, ty = tid / TX;
+    int g = int(gl_WorkGroupID.z);
+    int row0 = int(gl_WorkGroupID.y) * BM;
+    int col0 = (p.col_tile0 + int(gl_WorkGroupID.x)) * BN;
+
+    // this invocation's B column (fixed) and its position
+    int bj = tid % BN;
+    int bcol = col0 + bj;
+    bool bvalid = bcol < p.ncols;
+    int bn = bvalid ? bcol / p.P : 0;
+    int bp = bvalid ? bcol % p.P : 0;
+    int o2 = bp % p.out_[2];
+    int o1 = (bp / p.out_[2]) % p.out_[1];
+    int o0 = bp / (p.out_[2] * p.out_[1]);
+    int base0 = o0 * p.s[0] - p.lo[0], base1 = o1 * p.s[1] - p.lo[1],
+        base2 = o2 * p.s[2] - p.lo[2];
+    int64_t xbase = int64_t(bn) * p.xs[0] + int64_t(g * p.Cg) * p.xs[1];
+    int bk0 = tid / BN;                 // first k row this invocation loads in B
+    // this invocation's A k-offset (fixed) and first row
+    int akk = tid % BK;
+    int ar0 = tid / BK;
+    int64_t wbase = int64_t(g * p.Og) * p.ws[0];
+    int k12 = p.k[1] * p.k[2];
+
+    float acc[TM][TN];
+    [[unroll]] for (int i = 0; i < TM; i++)
+        [[unroll]] for (int j = 0; j < TN; j++) acc[i][j] = 0.0;
+
+    for (int r0 = 0; r0 < p.CgK; r0 += BK) {
+        // A tile: W[g*Og + row, r] (row-major over taps)
+        {
+            int r = r0 + akk;
+            int c = r / p.K, t = r % p.K;
+            int t0 = t / k12, t1 = (t / p.k[2]) % p.k[1], t2 = t % p.k[2];
+            int64_t woff = int64_t(c) * p.ws[1] + int64_t(t0) * p.ws[2] +
+                           int64_t(t1) * p.ws[3] + int64_t(t2) * p.ws[4];
+            [[unroll]] for (int q = 0; q < LA; q++) {
+                int row = ar0 + q * (NT / BK);
+                float v = 0.0;
+                if (r < p.CgK && row0 + row < p.Og)
+                    v = load_f(p.w, DT, wbase + int64_t(row0 + row) * p.ws[0] + woff);
+                As[akk][row] = v;
+            }
+        }
+        // B tile: the input element of tap r for column (n, p)
+        [[unroll]] for (int q = 0; q < LB; q++) {
+            int kk = bk0 + q * (NT / BN);
+            int r = r0 + kk;
+            float v = 0.0;
+            if (bvalid && r < p.CgK) {
+                int c = r / p.K, t = r % p.K;
+                int t0 = t / k12, t1 = (t / p.k[2]) % p.k[1], t2 = t % p.k[2];
+                if (p.flip != 0) {
+                    t0 = p.k[0] - 1 - t0;
+                    t1 = p.k[1] - 1 - t1;
+                    t2 = p.k[2] - 1 - t2;
+                }
+                int u0 = base0 + t0 * p.d[0], u1 = base1 + t1 * p.d[1],
+                    u2 = base2 + t2 * p.d[2];
+                bool ok = u0 >= 0 && u1 >= 0 && u2 >= 0;
+                if (ok && p.id[0] != 1) { ok = u0 % p.id[0] == 0; u0 /= p.id[0]; }
+                if (ok && p.id[1] != 1) { ok = u1 % p.id[1] == 0; u1 /= p.id[1]; }
+                if (ok && p.id[2] != 1) { ok = u2 % p.id[2] == 0; u2 /= p.id[2]; }
+                ok = ok && u0 < p.in_[0] && u1 < p.in_[1] && u2 < p.in_[2];
+                if (ok)
+                    v = load_f(p.x, DT, xbase + int64_t(c) * p.xs[1] + int64_t(u0) * p.xs[2] +
+                                            int64_t(u1) * p.xs[3] + int64_t(u2) * p.xs[4]);
+            }
+            Bs[kk][bj] = v;
+        }
+        barrier();
+        [[unroll]] for (int kk = 0; kk < BK; kk++) {
+            float a[TM], b[TN];
+            [[unroll]] for (int i = 0; i < TM; i++) a[i] = As[kk][ty * TM + i];
+            [[unroll]] for (int j = 0; j < TN; j++) b[j] = Bs[kk][tx * TN + j];
+            [[unroll]] for (int i = 0; i < TM; i++)
+                [[unroll]] for (int j = 0; j < TN; j++) acc[i][j] += a[i] * b[j];
+        }
+        barrier();
+    }
+
+    [[unroll]] for (int j = 0; j < TN; j++) {
+        int col = col0 + tx * TN + j;
+        if (col >= p.ncols) continue;
+        int n = col / p.P, pp = col % p.P;
+        [[unroll]] for (int i = 0; i < TM; i++) {
+            int row = row0 + ty * TM + i;
+            if (row >= p.Og) continue;
+            int64_t o = (int64_t(n) * p.O + int64_t(g * p.Og + row)) * p.P + pp;
+            store_f(p.dst, DT, o, acc[i][j]);
+        }
+    }
+}

@@ -1,0 +1,366 @@
+-- test_train.lua -- ty.train: fit on a slice of Fashion-MNIST, evaluate,
+-- predict, the callbacks (EarlyStopping, ModelCheckpoint and resume,
+-- ReduceLROnPlateau, CSVLogger, JSONLogger, TerminateOnNaN, hooks), History
+-- save/load/plot, Ctrl-C, and the progress bar through a pipe and through a
+-- pseudo-terminal.
+local ty = require "tycho"
+local nn = ty.nn
+local train = ty.train
+local cb = ty.train.callbacks
+
+local T = {}
+
+local function tmpname(suffix)
+   local p = os.tmpname()
+   os.remove(p)
+   return p .. (suffix or "")
+end
+
+local function read(path)
+   local f = assert(io.open(path, "rb"))
+   local s = f:read("a")
+   f:close()
+   return s
+end
+
+local function write(path, s)
+   local f = assert(io.open(path, "wb"))
+   f:write(s)
+   f:close()
+end
+
+-- Runs a shell command; returns its stdout and exit status.
+local function sh(cmd)
+   local p = io.popen(cmd .. "; echo \"::rc=$?\"")
+   local out = p:read("a")
+   p:close()
+   local rc = tonumber(out:match("::rc=(%d+)%s*$"))
+   return out:gsub("::rc=%d+%s*$", ""), rc
+end
+
+-- A small random classification problem (fixed seed).
+local function toy(n, d, classes, seed)
+   local key = ty.random.key(seed or 1)
+   local ks = ty.random.split(key, 2)
+   local x = ty.random.normal({n, d}, {key = ks[1]})
+   local w = ty.random.normal({d, classes}, {key = ks[2]})
+   local y = (x:matmul(w)):argmax(-1)
+   return ty.eval(x), ty.eval(y:astype("int32"))
+end
+
+local fashion
+local function fashion_slice()
+   if not fashion then
+      local tr = ty.data.fashion_mnist{split = "train", normalize = true}
+      local te = ty.data.fashion_mnist{split = "test", normalize = true}
+      fashion = {
+         x = ty.eval(tr.images[{{1, 6000}}]:reshape(6000, 784)), y = tr.labels[{{1, 6000}}],
+         xv = ty.eval(te.images[{{1, 1000}}]:reshape(1000, 784)), yv = te.labels[{{1, 1000}}],
+      }
+   end
+   return fashion
+end
+
+T.fit_fashion_slice_reaches_accuracy = function()
+   local d = fashion_slice()
+   ty.random.seed(0)
+   local model = nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+   local loader = ty.data.DataLoader{ty.data.TensorDataset(d.x, d.y), batch_size = 64,
+                                     shuffle = true, seed = 0}
+   local h = train.fit{model = model, loss = "cross_entropy",
+                       optimizer = ty.optim.Adam{lr = 2e-3}, data = loader,
+                       val_data = {d.xv, d.yv}, batch_size = 500, epochs = 2,
+                       metrics = {"accuracy"}, verbose = 0}
+   -- 6,000 images, 2 epochs of 94 steps: the held-out accuracy passes 0.78
+   assert(#h.epochs == 2, "epochs")
+   local acc = h.epoch.val_accuracy[2]
+   assert(acc >= 0.78, "val accuracy " .. acc)
+   assert(h.epoch.accuracy[2] >= 0.75, "train accuracy " .. h.epoch.accuracy[2])
+   assert(h.epoch.loss[2] < h.epoch.loss[1], "loss decreases")
+   assert(#h.step.loss == 188 and #h.steps == 188 and h.steps[188] == 188, #h.step.loss)
+   assert(h.epoch.lr[1] == 2e-3 and h.epoch.time[1] > 0)
+   -- evaluate agrees with the last validation (eval mode, same weights)
+   local logs = train.evaluate{model = model, data = {d.xv, d.yv}, loss = "cross_entropy",
+                               metrics = {"accuracy"}, verbose = 0}
+   assert(math.abs(logs.accuracy - acc) < 1e-6, logs.accuracy .. " vs " .. acc)
+   assert(math.abs(logs.loss - h.epoch.val_loss[2]) < 1e-4, logs.loss)
+   local pred = train.predict{model = model, data = d.xv, batch_size = 300}
+   assert(pred.shape[1] == 1000 and pred.shape[2] == 10, "predict shape")
+   local direct = model(d.xv)
+   assert((pred - direct):abs():max():item() < 1e-4, "predict matches the model")
+   assert(tostring(h):find("^History%(2 epochs: loss"), tostring(h))
+end
+
+T.early_stopping_stops_and_restores_best = function()
+   local x, y = toy(256, 8, 3)
+   -- lr 0: the validation loss never improves, patience 2 stops at epoch 3
+   local model = nn.Sequential(nn.Linear(8, 3))
+   local es = cb.EarlyStopping{patience = 2}
+   local h = train.fit{model = model, loss = "cross_entropy", optimizer = ty.optim.SGD{lr = 0},
+                       data = {x, y}, val_data = {x, y}, epochs = 20, callbacks = {es},
+                       verbose = 0}
+   assert(#h.epochs == 3, "stopped after " .. #h.epochs .. " epochs")
+   assert(es.stopped_epoch == 3 and es.best_epoch == 1, tostring(es.stopped_epoch))
+   -- a scripted score: best at epoch 2, stop at epoch 4, weights of epoch 2 restored
+   local model2 = nn.Sequential(nn.Linear(8, 3))
+   local scores = {5, 4, 6, 7, 1}
+   local at2
+   local inject = {on_epoch_end = function(e, logs, tr)
+      logs.score = scores[e]
+      if e == 2 then at2 = tr.model[1].weight end
+   end}
+   local es2 = cb.EarlyStopping{monitor = "score", patience = 2, mode = "min"}
+   local h2 = train.fit{model = model2, loss = "cross_entropy",
+                        optimizer = ty.optim.SGD{lr = 0.1}, data = {x, y}, epochs = 5,
+                        callbacks = {inject, es2}, verbose = 0}
+   assert(#h2.epochs == 4 and es2.best_epoch == 2, "epochs " .. #h2.epochs)
+   assert((model2[1].weight - at2):abs():max():item() == 0, "best weights restored")
+   -- an unknown monitor is a clear error
+   local ok, err = pcall(train.fit, {model = nn.Linear(8, 3), loss = "cross_entropy",
+                         optimizer = ty.optim.SGD{lr = 0.1}, data = {x, y}, epochs = 1,
+                         callbacks = {cb.EarlyStopping{monitor = "val_acc"}}, verbose = 0})
+   assert(not ok and err:find("monitored value 'val_acc' is not in the logs"), err)
+end
+
+-- The same run twice: straight through 3 epochs, and 2 epochs then resumed
+-- from the checkpoint in a fresh model and optimizer.
+T.checkpoint_resume_reproduces_losses = function()
+   local x, y = toy(384, 12, 4, 7)
+   local function setup()
+      ty.random.seed(3)
+      local model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Dropout(0.3),
+                                  nn.Linear(32, 4))
+      local loader = ty.data.DataLoader{ty.data.TensorDataset(x, y), batch_size = 32,
+                                        shuffle = true, seed = 5}
+      return model, loader, ty.optim.Adam{lr = 1e-2}
+   end
+   local pa, pb = tmpname(".safetensors"), tmpname(".safetensors")
+   local m1, l1, o1 = setup()
+   local ha = train.fit{model = m1, loss = "cross_entropy", optimizer = o1, data = l1,
+                        epochs = 3, verbose = 0, callbacks = {cb.ModelCheckpoint{path = pa}}}
+   local m2, l2, o2 = setup()
+   train.fit{model = m2, loss = "cross_entropy", optimizer = o2, data = l2, epochs = 2,
+             verbose = 0, callbacks = {cb.ModelCheckpoint{path = pb}}}
+   local m3, l3, o3 = setup()
+   ty.random.seed(99)                    -- the checkpoint brings the RNG key back
+   local hc = train.fit{model = m3, loss = "cross_entropy", optimizer = o3, data = l3,
+                        epochs = 3, verbose = 0, resume = pb}
+   assert(#hc.epochs == 3 and hc.epochs[3] == 3, "resumed history has 3 epochs")
+   for e = 1, 3 do
+      local a, c = ha.epoch.loss[e], hc.epoch.loss[e]
+      assert(math.abs(a - c) <= 1e-6 * math.abs(a), string.format("epoch %d: %.9g vs %.9g", e, a, c))
+   end
+   assert(#hc.step.loss == #ha.step.loss, "per-step history continues")
+   for i = 1, #ha.step.loss do
+      assert(math.abs(ha.step.loss[i] - hc.step.loss[i]) <= 1e-5, "step " .. i)
+   end
+   assert((m1[4].weight - m3[4].weight):abs():max():item() < 1e-6, "same final weights")
+   -- the checkpoint holds the optimizer state and the epoch
+   local ck = ty.load_checkpoint(pa, {restore_rng = false})
+   assert(ck.epoch == 3 and ck.optimizer and ck.model, "checkpoint contents")
+   os.remove(pa); os.remove(pb)
+end
+
+T.callbacks_hooks_and_loggers = function()
+   local x, y = toy(200, 6, 3, 2)
+   local csv, jsonl = tmpname(".csv"), tmpname(".jsonl")
+   local counts = {}
+   local function count(name) return function() counts[name] = (counts[name] or 0) + 1 end end
+   local hooks = {}
+   for _, n in ipairs{"on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+                      "on_batch_begin", "on_batch_end"} do hooks[n] = count(n) end
+   local bare = 0
+   local opt = ty.optim.SGD{lr = 0.1}
+   local plateau = {on_epoch_end = function(e, logs) logs.flat = 1 end}
+   local rl = cb.ReduceLROnPlateau{monitor = "flat", patience = 1, factor = 0.5}
+   local h = train.fit{model = nn.Linear(6, 3), loss = "cross_entropy", optimizer = opt,
+                       data = {x, y}, batch_size = 50, val_data = {x, y}, epochs = 3,
+                       metrics = {"accuracy"}, verbose = 0,
+                       callbacks = {hooks, function() bare = bare + 1 end, plateau, rl,
+                                    cb.CSVLogger{path = csv}, cb.JSONLogger{path = jsonl}}}
+   assert(counts.on_train_begin == 1 and counts.on_train_end == 1)
+   assert(counts.on_epoch_begin == 3 and counts.on_epoch_end == 3 and bare == 3)
+   assert(counts.on_batch_begin == 12 and counts.on_batch_end == 12, counts.on_batch_end)
+   -- flat at epochs 1, 2, 3: best at 1, reduced after epochs 2 and 3
+   assert(math.abs(opt.lr - 0.025) < 1e-12, "lr " .. tostring(opt.lr))
+   -- the logged lr is the one the epoch trained with
+   assert(h.epoch.lr[1] == 0.1 and h.epoch.lr[2] == 0.1 and math.abs(h.epoch.lr[3] - 0.05) < 1e-12)
+   local lines = {}
+   for l in read(csv):gmatch("[^\n]+") do lines[#lines + 1] = l end
+   assert(#lines == 4, "csv lines")
+   assert(lines[1]:find("^epoch,accuracy,") and lines[1]:find("val_loss"), lines[1])
+   assert(lines[2]:find("^1,"), lines[2])
+   local n = 0
+   for l in read(jsonl):gmatch("[^\n]+") do
+      n = n + 1
+      assert(l:find('"epoch":' .. n) and l:find('"val_accuracy"'), l)
+   end
+   assert(n == 3, "json lines")
+   os.remove(csv); os.remove(jsonl)
+   -- TerminateOnNaN stops at the first NaN loss
+   local nan_loss = function(pred, t) return ty.losses.cross_entropy(pred, t) * (0 / 0) end
+   local tn = cb.TerminateOnNaN()
+   local h2 = train.fit{model = nn.Linear(6, 3), loss = nan_loss, optimizer = ty.optim.SGD{lr = 0.1},
+                        data = {x, y}, batch_size = 20, epochs = 5, verbose = 0, callbacks = {tn}}
+   assert(tn.stopped_step == 1 and #h2.epochs == 1 and #h2.step.loss == 1, "TerminateOnNaN")
+   assert(h2.epoch.loss[1] ~= h2.epoch.loss[1], "NaN loss recorded")
+end
+
+T.grad_accum_and_clip_norm = function()
+   local x, y = toy(160, 6, 3, 4)
+   local model = nn.Linear(6, 3)
+   local h = train.fit{model = model, loss = "cross_entropy", optimizer = ty.optim.SGD{lr = 0.1},
+                       data = {x, y}, batch_size = 20, epochs = 2, grad_accum = 3,
+                       clip_norm = 0.5, verbose = 0}
+   -- 8 batches per epoch, updates after batches 3, 6, 8: 3 updates per epoch
+   assert(h.steps[8] == 3 and h.steps[16] == 6, "update count " .. tostring(h.steps[16]))
+   assert(h.epoch.loss[2] < h.epoch.loss[1])
+   -- grad_accum=2 over a whole dataset batch equals one step on batches of twice the size
+   local function one(bs, accum)
+      ty.random.seed(1)
+      local m = nn.Linear(6, 3)
+      train.fit{model = m, loss = "cross_entropy", optimizer = ty.optim.SGD{lr = 0.5},
+                data = ty.data.DataLoader{ty.data.TensorDataset(x, y), batch_size = bs},
+                epochs = 1, grad_accum = accum, verbose = 0}
+      return m.weight
+   end
+   local a, b = one(80, 1), one(40, 2)
+   assert((a - b):abs():max():item() < 1e-5, "accumulated gradients")
+   local ok, err = pcall(train.fit, {model = model, loss = "nope", optimizer = ty.optim.SGD{lr = 1},
+                                     data = {x, y}})
+   assert(not ok and err:find("unknown loss 'nope'"), err)
+   ok, err = pcall(train.fit, {model = model, loss = "mse", optimizer = ty.optim.SGD{lr = 1},
+                               data = {x, y}, epohcs = 3})
+   assert(not ok and err:find("unknown option 'epohcs'"), err)
+end
+
+T.history_save_load_plot = function()
+   local h = train.History.new()
+   h:record_epoch(1, {loss = 1.5, val_loss = 1.7, accuracy = 0.5})
+   h:record_epoch(2, {loss = 0 / 0, val_loss = 1.2, accuracy = 0.75})
+   h.step.loss = {2, 1.5, 1}
+   h.steps = {1, 2, 3}
+   local p = tmpname(".json")
+   h:save(p)
+   local g = train.History.load(p)
+   assert(#g.epochs == 2 and g.epochs[2] == 2)
+   assert(g.epoch.loss[1] == 1.5 and g.epoch.loss[2] ~= g.epoch.loss[2], "NaN survives")
+   assert(g.epoch.val_loss[2] == 1.2 and g.step.loss[3] == 1 and g.steps[3] == 3)
+   local keys = table.concat(g:keys(), ",")
+   assert(keys == "loss,accuracy,val_loss", keys)
+   local panels = g:curves()
+   assert(#panels == 2 and panels[1].title == "loss" and #panels[1].series == 2)
+   assert(panels[2].title == "accuracy" and #panels[2].series == 1)
+   write(p, "{\"format\": \"something\"}")
+   local ok, err = pcall(train.History.load, p)
+   assert(not ok and err:find("not a tycho history"), err)
+   os.remove(p)
+   if ty.plot and ty.plot.curves then
+      local png = tmpname(".png")
+      h:plot(png)
+      local s = read(png)
+      assert(s:sub(1, 8) == "\137PNG\r\n\26\n" and #s > 2000, "a PNG")
+      os.remove(png)
+   end
+   ok, err = pcall(train.History.new().plot, train.History.new(), "x.png")
+   assert(not ok and err:find("no epochs"), err)
+end
+
+-- A script run by ./tycho for the output tests.
+local function script_file(body)
+   local p = tmpname(".lua")
+   write(p, body)
+   return p
+end
+
+local FIT_SCRIPT = [[
+local nn = ty.nn
+local x = ty.random.normal({2000, 8}, {key = ty.random.key(1)})
+local y = (x:sum(-1):gt(0)):astype("int32") + 1
+local h = ty.train.fit{model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)),
+   loss = "cross_entropy", optimizer = ty.optim.Adam{lr = 1e-2}, data = {x, y},
+   val_data = {x, y}, batch_size = 20, epochs = 2, metrics = {"accuracy"}}
+print("done", #h.epochs)
+]]
+
+T.progress_bar_through_pipe_and_pty = function()
+   local p = script_file(FIT_SCRIPT)
+   -- through a pipe: one plain line per epoch, no carriage returns
+   local out, rc = sh("./tycho " .. p .. " 2>&1")
+   assert(rc == 0, out)
+   assert(not out:find("\r"), "no carriage returns in a pipe")
+   local n = 0
+   for l in out:gmatch("[^\n]+") do
+      if l:find("^epoch %d/2  loss") then
+         n = n + 1
+         assert(l:find("acc %d") and l:find("val_loss") and l:find("val_acc") and l:find("it/s%)"), l)
+      end
+   end
+   assert(n == 2 and out:find("done\t2"), out)
+   -- through a pseudo-terminal: the bar redraws in place, then the epoch lines stay
+   local tty_out, trc = sh("COLUMNS=100 script -qec './tycho " .. p .. "' /dev/null 2>&1")
+   if trc == 0 and tty_out:find("done") then
+      assert(tty_out:find("\r"), "carriage returns on a terminal")
+      assert(tty_out:find("█", 1, true) and tty_out:find("/100 %["), "a bar with counts")
+      assert(tty_out:find("it/s%] loss %d%.%d+ acc %d"), "running loss and accuracy")
+      assert(tty_out:find("epoch 2/2  loss"), "epoch line")
+      for seg in tty_out:gmatch("[^\r\n]+") do
+         local plain = seg:gsub("\27%[K", "")
+         local w = utf8.len(plain) or #plain
+         assert(not plain:find("it/s") or w <= 100, "line wider than the terminal: " .. w)
+      end
+   else
+      print("  (skipped the pseudo-terminal half: `script` is not usable here)")
+   end
+   os.remove(p)
+end
+
+T.generic_progress = function()
+   local p = script_file([[
+local s = 0
+for i in ty.progress(50, {desc = "work"}) do s = s + i end
+for i, v in ty.progress({10, 20, 30}) do s = s + v end
+print("sum", s)
+]])
+   local out, rc = sh("./tycho " .. p .. " 2>&1")
+   assert(rc == 0 and out:find("sum\t1335"), out)
+   assert(not out:find("\r"), "pipe: no carriage returns")
+   assert(out:find("work 50/50 %[") and out:find("\n3/3 %["), out)
+   local tty_out, trc = sh("COLUMNS=80 script -qec './tycho " .. p .. "' /dev/null 2>&1")
+   if trc == 0 and tty_out:find("sum") then
+      assert(tty_out:find("\rwork ") and tty_out:find("█", 1, true), tty_out)
+   end
+   os.remove(p)
+   -- in-process: counts and the iterator protocol (not a terminal: silent until the end)
+   local seen = {}
+   for i in ty.progress(3, {stream = io.open("/dev/null", "w")}) do seen[#seen + 1] = i end
+   assert(#seen == 3 and seen[3] == 3)
+   local ok, err = pcall(ty.progress, "x")
+   assert(not ok and err:find("%[progress%]"), err)
+end
+
+T.ctrl_c_stops_after_the_step = function()
+   local p = script_file([[
+local f = io.open("/proc/self/stat"); local pid = f:read("a"):match("^(%d+)"); f:close()
+local nn = ty.nn
+local x = ty.random.normal({400, 8}, {key = ty.random.key(1)})
+local y = (x:sum(-1):gt(0)):astype("int32") + 1
+local model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+local hook = {on_batch_end = function(step, logs, tr)
+   if tr.epoch == 2 and step == 5 then io.popen("kill -INT " .. pid):close() end
+end}
+local h = ty.train.fit{model = model, loss = "cross_entropy",
+   optimizer = ty.optim.Adam{lr = 1e-2}, data = {x, y}, batch_size = 20, epochs = 50,
+   callbacks = {hook}}
+print("after fit", #h.epochs, h.interrupted, #h.step.loss)
+print("usable", model(x):sum():item() == model(x):sum():item())
+]])
+   local out, rc = sh("./tycho " .. p .. " 2>&1")
+   assert(rc == 0, out)
+   assert(out:find("interrupted: training stopped in epoch 2"), out)
+   assert(out:find("after fit\t1\ttrue\t20"), out)
+   assert(out:find("usable\ttrue"), out)
+   os.remove(p)
+end
+
+return T

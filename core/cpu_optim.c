@@ -111,7 +111,7 @@
             T lr = h[0], b1 = h[1], b2 = h[2], wd = h[3];                     \
             if (wd != 0) p = p * (1 - lr * wd);                               \
             T c = b1 * s[0] + (1 - b1) * g;                                   \
-            T sg = c > 0 ? 1 : c < 0 ? -1 : 0;                                \
+            T sg = (T)(c > 0) - (T)(c < 0);                                   \
             p = p - lr * sg;                                                  \
             s[0] = b2 * s[0] + (1 - b2) * g;                                  \
             break;                                                            \

@@ -472,7 +472,7 @@ static void draw_heatmap(ctx *c, const viz_panel *p, double x0, double y0, doubl
     double ah0 = h - top - bottom;
     double cell = fmin(aw0 / C, ah0 / R);
     if (cell <= 0) return;
-    double ax = x0 + left + (aw0 - cell * C) / 2, ay = y0 + bottom + (ah0 - cell * R);
+    double ax = x0 + left + (aw0 - cell * C) / 2, ay = y0 + bottom + (ah0 - cell * R) / 2;
     double vmin = 0, vmax = -INFINITY;
     for (int i = 0; i < R * C; i++) {
         double v = p->values[i];
@@ -515,8 +515,8 @@ static void draw_heatmap(ctx *c, const viz_panel *p, double x0, double y0, doubl
         if (rotate) text(c, ax + (j + 0.5) * cell, ay - 6, 'r', 'c', fs, 90, l);
         else text(c, ax + (j + 0.5) * cell, ay - 6, 'c', 't', fs, 0, l);
     }
-    text(c, ax + C * cell / 2, y0 + 12, 'c', 'b', ls, 0, p->xlabel);
-    text(c, x0 + 14, ay + R * cell / 2, 'c', 't', ls, 90, p->ylabel);
+    text(c, ax + C * cell / 2, ay - 6 - (rotate ? clw : fs) - 10, 'c', 't', ls, 0, p->xlabel);
+    text(c, ax - 6 - rlw - 10, ay + R * cell / 2, 'c', 'b', ls, 90, p->ylabel);
 }
 
 /* ---------------------------------------------------------------- figure */

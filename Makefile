@@ -80,6 +80,11 @@ $(B)/tests/c/run_tests: $(CTEST_SRC) libtycho.a $(wildcard tests/c/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(CTEST_SRC) libtycho.a $(CORE_LIBS)
 
+# viz/ C tests: a binary of their own (it links libplot and graphviz)
+$(B)/tests/c/test_viz: tests/c/viz/test_viz.c $(VIZ_OBJ) libtycho.a viz/viz.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iviz -o $@ $< $(VIZ_OBJ) libtycho.a $(VIZ_LIBS) $(CORE_LIBS)
+
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -92,8 +97,9 @@ deps:
 	fi
 
 test: deps
-	@$(MAKE) --no-print-directory all $(B)/tests/c/run_tests
+	@$(MAKE) --no-print-directory all $(B)/tests/c/run_tests $(B)/tests/c/test_viz
 	@echo "== C tests";    $(B)/tests/c/run_tests
+	@echo "== viz C tests"; $(B)/tests/c/test_viz
 	@echo "== Lua tests";  ./tycho tests/lua/run.lua
 	@echo "== module test"; lua5.4 -e 'package.cpath="./?.so;"..package.cpath; local ty=require "tycho"; assert(ty.ones{3}:sum():item()==3); print("require \"tycho\" from lua5.4: ok")'
 	@echo "== REPL tests"; sh tests/repl/run.sh

@@ -6,9 +6,11 @@
  *     groups); two passes in double (mean, then the sum of squared
  *     deviations: no cancellation), then one writing pass. The reduced axes
  *     are merged where their strides allow, the innermost one read as runs.
- *   attention: parallel over (batch, block of 64 queries): the block's
- *     scores Q K^T by sgemm (dgemm for float64), masks, a stable softmax per
- *     row (a fully masked row gives zeros), then P V by gemm.
+ *   attention: scores Q K^T by sgemm (dgemm for float64), masks, a stable
+ *     softmax per row (a fully masked row gives zeros), then P V by gemm.
+ *     Small batches run in parallel as (batch, block of 64 queries) tasks;
+ *     large ones one at a time (in chunks of queries bounding the scores'
+ *     memory) with multithreaded BLAS and the rows' softmax in parallel.
  *   softmax_cross_entropy: labels are checked first (serially: the error
  *     names the first bad one), then rows are computed in parallel in double.
  */
@@ -167,6 +169,12 @@ int cpu_normalize(ty_array *out)
 /* ---------------------------------------------------------------- attention */
 
 #define ATT_BQ 64
+/* Per-batch work (Lq Lk (D + Dv)) from which one batch runs at a time with
+ * multithreaded BLAS, instead of batches in parallel with BLAS calls inside
+ * the pool's tasks (OpenBLAS's threads and the pool's then compete). */
+#define ATT_BIG (1 << 21)
+/* Scores held at once in the one-batch path (elements). */
+#define ATT_CHUNK (1 << 22)
 
 typedef struct att_ctx {
     ty_array *out;
@@ -175,6 +183,9 @@ typedef struct att_ctx {
     int64_t lq, lk, d, dv, nqb;
     double scale;
     bool causal, mask_bool;
+    /* one-batch path: the chunk being processed */
+    int64_t b, i0;
+    void *S;
 } att_ctx;
 
 /* Offset of batch b's first element in a (leading axes only). */
@@ -189,77 +200,107 @@ static int64_t batch_offset(const ty_array *a, int nb, int64_t b)
     return off;
 }
 
-/* The attention of one (batch, query block) in type T with gemm GEMM. */
-#define ATT_KERNEL(NAME, T, GEMM)                                                        \
-    static void NAME(const att_ctx *c, int64_t b, int64_t i0, int64_t bq, T *ws)        \
-    {                                                                                    \
-        int64_t lk = c->lk, d = c->d, dv = c->dv;                                       \
-        T *Q = ws, *K = Q + bq * d, *V = K + lk * d, *S = V + lk * dv, *O = S + bq * lk; \
-        const ty_array *q = c->q, *k = c->k, *v = c->v;                                 \
-        int nd = q->ndim;                                                               \
-        int64_t qo = batch_offset(q, c->nb, b), ko = batch_offset(k, c->nb, b),         \
-                vo = batch_offset(v, c->nb, b);                                         \
-        for (int64_t i = 0; i < bq; i++)                                                \
-            for (int64_t e = 0; e < d; e++)                                             \
-                Q[i * d + e] = (T)ld(q->buffer->data, q->dtype,                          \
-                                     qo + (i0 + i) * q->strides[nd - 2] +               \
-                                         e * q->strides[nd - 1]);                       \
-        for (int64_t j = 0; j < lk; j++) {                                              \
-            for (int64_t e = 0; e < d; e++)                                             \
-                K[j * d + e] = (T)ld(k->buffer->data, k->dtype,                          \
-                                     ko + j * k->strides[nd - 2] + e * k->strides[nd - 1]); \
-            for (int64_t e = 0; e < dv; e++)                                            \
-                V[j * dv + e] = (T)ld(v->buffer->data, v->dtype,                         \
-                                      vo + j * v->strides[nd - 2] + e * v->strides[nd - 1]); \
-        }                                                                                \
-        if (d > 0)                                                                       \
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bq, (int)lk, (int)d,      \
-                 (T)c->scale, Q, (int)d, K, (int)d, (T)0, S, (int)lk);                   \
-        else                                                                             \
-            for (int64_t t = 0; t < bq * lk; t++) S[t] = 0;                             \
-        const ty_array *m = c->mask;                                                     \
-        int64_t mo = m ? batch_offset(m, c->nb, b) : 0;                                  \
-        for (int64_t i = 0; i < bq; i++) {                                               \
-            T *row = S + i * lk;                                                         \
-            int64_t gi = i0 + i;                                                         \
-            for (int64_t j = 0; j < lk; j++) {                                           \
-                bool keep = !c->causal || j <= gi + lk - c->lq;                          \
-                if (keep && m) {                                                         \
-                    double mv = ld(m->buffer->data, m->dtype,                            \
+/* The phases of attention in type T with gemm GEMM:
+ *   NAME_kv:     gathers batch b's K (lk x d) and V (lk x dv)
+ *   NAME_scores: gathers Q rows i0..i0+bq and computes S = scale Q K^T
+ *   NAME_rows:   masks and softmaxes rows r0..r1 of S (a zero row when
+ *                nothing is kept)
+ *   NAME_out:    O = S V, stored into out's rows i0..i0+bq */
+#define ATT_KERNEL(NAME, T, GEMM)                                                          \
+    static void NAME##_kv(const att_ctx *c, int64_t b, T *K, T *V)                        \
+    {                                                                                      \
+        const ty_array *k = c->k, *v = c->v;                                              \
+        int nd = k->ndim;                                                                 \
+        int64_t ko = batch_offset(k, c->nb, b), vo = batch_offset(v, c->nb, b);           \
+        for (int64_t j = 0; j < c->lk; j++) {                                             \
+            for (int64_t e = 0; e < c->d; e++)                                            \
+                K[j * c->d + e] = (T)ld(k->buffer->data, k->dtype,                         \
+                                        ko + j * k->strides[nd - 2] + e * k->strides[nd - 1]); \
+            for (int64_t e = 0; e < c->dv; e++)                                           \
+                V[j * c->dv + e] = (T)ld(v->buffer->data, v->dtype,                        \
+                                         vo + j * v->strides[nd - 2] + e * v->strides[nd - 1]); \
+        }                                                                                  \
+    }                                                                                      \
+    static void NAME##_scores(const att_ctx *c, int64_t b, int64_t i0, int64_t bq, T *Q,     \
+                              const T *K, T *S)                                            \
+    {                                                                                      \
+        const ty_array *q = c->q;                                                          \
+        int nd = q->ndim;                                                                  \
+        int64_t d = c->d, lk = c->lk;                                                      \
+        int64_t qo = batch_offset(q, c->nb, b);                                            \
+        for (int64_t i = 0; i < bq; i++)                                                   \
+            for (int64_t e = 0; e < d; e++)                                                \
+                Q[i * d + e] = (T)ld(q->buffer->data, q->dtype,                             \
+                                     qo + (i0 + i) * q->strides[nd - 2] + e * q->strides[nd - 1]); \
+        if (d > 0 && lk > 0)                                                               \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bq, (int)lk, (int)d,        \
+                 (T)c->scale, Q, (int)d, K, (int)d, (T)0, S, (int)lk);                     \
+        else                                                                               \
+            for (int64_t t = 0; t < bq * lk; t++) S[t] = 0;                               \
+    }                                                                                      \
+    static void NAME##_rows(const att_ctx *c, int64_t b, int64_t i0, T *S, int64_t r0,      \
+                            int64_t r1)                                                    \
+    {                                                                                      \
+        int64_t lk = c->lk;                                                                \
+        const ty_array *m = c->mask;                                                       \
+        int nd = c->q->ndim;                                                               \
+        int64_t mo = m ? batch_offset(m, c->nb, b) : 0;                                    \
+        for (int64_t i = r0; i < r1; i++) {                                                \
+            T *row = S + i * lk;                                                           \
+            int64_t gi = i0 + i;                                                           \
+            for (int64_t j = 0; j < lk; j++) {                                             \
+                bool keep = !c->causal || j <= gi + lk - c->lq;                            \
+                if (keep && m) {                                                           \
+                    double mv = ld(m->buffer->data, m->dtype,                              \
                                    mo + gi * m->strides[nd - 2] + j * m->strides[nd - 1]); \
-                    if (c->mask_bool) keep = mv != 0;                                    \
-                    else row[j] += (T)mv;                                                \
-                }                                                                        \
-                if (!keep) row[j] = (T)-INFINITY;                                        \
-            }                                                                            \
-            T mx = (T)-INFINITY;                                                         \
-            for (int64_t j = 0; j < lk; j++)                                             \
-                if (row[j] > mx || isnan(row[j])) mx = row[j];                           \
-            if (isinf(mx) && mx < 0) {                                                   \
-                for (int64_t j = 0; j < lk; j++) row[j] = 0;                             \
-                continue;                                                                \
-            }                                                                            \
-            double s = 0;                                                                \
-            for (int64_t j = 0; j < lk; j++) {                                           \
-                row[j] = (T)exp((double)(row[j] - mx));                                  \
-                s += row[j];                                                             \
-            }                                                                            \
-            T inv = (T)(1.0 / s);                                                        \
-            for (int64_t j = 0; j < lk; j++) row[j] *= inv;                              \
-        }                                                                                \
-        if (lk > 0)                                                                      \
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)bq, (int)dv, (int)lk,   \
-                 (T)1, S, (int)lk, V, (int)dv, (T)0, O, (int)dv);                        \
-        else                                                                             \
-            for (int64_t t = 0; t < bq * dv; t++) O[t] = 0;                             \
-        void *od = c->out->buffer->data;                                                 \
-        int64_t ob = (b * c->lq + i0) * dv;                                              \
+                    if (c->mask_bool) keep = mv != 0;                                      \
+                    else row[j] += (T)mv;                                                  \
+                }                                                                          \
+                if (!keep) row[j] = (T)-INFINITY;                                          \
+            }                                                                              \
+            T mx = (T)-INFINITY;                                                           \
+            for (int64_t j = 0; j < lk; j++)                                               \
+                if (row[j] > mx || isnan(row[j])) mx = row[j];                             \
+            if (isinf(mx) && mx < 0) {                                                     \
+                for (int64_t j = 0; j < lk; j++) row[j] = 0;                               \
+                continue;                                                                  \
+            }                                                                              \
+            double s = 0;                                                                  \
+            for (int64_t j = 0; j < lk; j++) {                                             \
+                row[j] = (T)exp((double)(row[j] - mx));                                    \
+                s += row[j];                                                               \
+            }                                                                              \
+            T inv = (T)(1.0 / s);                                                          \
+            for (int64_t j = 0; j < lk; j++) row[j] *= inv;                                \
+        }                                                                                  \
+    }                                                                                      \
+    static void NAME##_out(const att_ctx *c, int64_t b, int64_t i0, int64_t bq, const T *S, \
+                           const T *V, T *O)                                               \
+    {                                                                                      \
+        int64_t lk = c->lk, dv = c->dv;                                                    \
+        if (lk > 0)                                                                        \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)bq, (int)dv, (int)lk,     \
+                 (T)1, S, (int)lk, V, (int)dv, (T)0, O, (int)dv);                          \
+        else                                                                               \
+            for (int64_t t = 0; t < bq * dv; t++) O[t] = 0;                               \
+        void *od = c->out->buffer->data;                                                   \
+        int64_t ob = (b * c->lq + i0) * dv;                                                \
         for (int64_t t = 0; t < bq * dv; t++) st(od, c->out->dtype, ob + t, (double)O[t]); \
+    }                                                                                      \
+    static void NAME##_block(const att_ctx *c, int64_t b, int64_t i0, int64_t bq, T *ws)   \
+    {                                                                                      \
+        T *Q = ws, *K = Q + bq * c->d, *V = K + c->lk * c->d, *S = V + c->lk * c->dv;      \
+        T *O = S + bq * c->lk;                                                             \
+        NAME##_kv(c, b, K, V);                                                             \
+        NAME##_scores(c, b, i0, bq, Q, K, S);                                              \
+        NAME##_rows(c, b, i0, S, 0, bq);                                                   \
+        NAME##_out(c, b, i0, bq, S, V, O);                                                 \
     }
 
-ATT_KERNEL(att_block_f32, float, cblas_sgemm)
-ATT_KERNEL(att_block_f64, double, cblas_dgemm)
+ATT_KERNEL(att_f32, float, cblas_sgemm)
+ATT_KERNEL(att_f64, double, cblas_dgemm)
 
+/* Small batches: tasks (batch, block of ATT_BQ queries) in parallel. */
 static void att_task(void *ctx, int64_t begin, int64_t end)
 {
     const att_ctx *c = ctx;
@@ -268,14 +309,22 @@ static void att_task(void *ctx, int64_t begin, int64_t end)
     size_t n = (size_t)(ATT_BQ * c->d + c->lk * c->d + c->lk * c->dv + ATT_BQ * c->lk +
                         ATT_BQ * c->dv);
     void *ws = malloc(n * esize + 16);
-    if (!ws) return;                   /* reported by the caller (see below) */
+    if (!ws) return;                   /* the caller probed the allocation */
     for (int64_t t = begin; t < end; t++) {
         int64_t b = t / c->nqb, qb = t % c->nqb;
         int64_t i0 = qb * ATT_BQ, bq = c->lq - i0 < ATT_BQ ? c->lq - i0 : ATT_BQ;
-        if (f64) att_block_f64(c, b, i0, bq, ws);
-        else att_block_f32(c, b, i0, bq, ws);
+        if (f64) att_f64_block(c, b, i0, bq, ws);
+        else att_f32_block(c, b, i0, bq, ws);
     }
     free(ws);
+}
+
+/* Big batches: rows of the current chunk's scores in parallel. */
+static void att_rows_task(void *ctx, int64_t begin, int64_t end)
+{
+    const att_ctx *c = ctx;
+    if (c->out->dtype == TY_FLOAT64) att_f64_rows(c, c->b, c->i0, c->S, begin, end);
+    else att_f32_rows(c, c->b, c->i0, c->S, begin, end);
 }
 
 int cpu_attention(ty_array *out)
@@ -302,16 +351,48 @@ int cpu_attention(ty_array *out)
         return ty__error("[attention] too many keys or features for the CPU kernel");
     int64_t nbatch = 1;
     for (int d = 0; d < c.nb; d++) nbatch *= out->shape[d];
-    c.nqb = (c.lq + ATT_BQ - 1) / ATT_BQ;
-    /* check that a workspace can be allocated at all (tasks fail silently) */
-    size_t esize = out->dtype == TY_FLOAT64 ? sizeof(double) : sizeof(float);
-    size_t n = (size_t)(ATT_BQ * c.d + c.lk * c.d + c.lk * c.dv + ATT_BQ * c.lk + ATT_BQ * c.dv);
-    void *probe = malloc(n * esize + 16);
-    if (!probe) return ty__error("[attention] out of host memory for the workspace");
-    free(probe);
-    int64_t work = ATT_BQ * c.lk * (c.d + c.dv);
-    int64_t grain = work >= 65536 ? 1 : 65536 / (work > 0 ? work : 1);
-    pool_parallel_for(nbatch * c.nqb, grain, att_task, &c);
+    bool f64 = out->dtype == TY_FLOAT64;
+    size_t esize = f64 ? sizeof(double) : sizeof(float);
+    int64_t per_batch = c.lq * c.lk * (c.d + c.dv);
+    if (per_batch < ATT_BIG || pool_num_threads() <= 1) {
+        c.nqb = (c.lq + ATT_BQ - 1) / ATT_BQ;
+        size_t n = (size_t)(ATT_BQ * c.d + c.lk * c.d + c.lk * c.dv + ATT_BQ * c.lk +
+                            ATT_BQ * c.dv);
+        void *probe = malloc(n * esize + 16);
+        if (!probe) return ty__error("[attention] out of host memory for the workspace");
+        free(probe);
+        int64_t work = ATT_BQ * c.lk * (c.d + c.dv);
+        int64_t grain = work >= 65536 ? 1 : 65536 / (work > 0 ? work : 1);
+        pool_parallel_for(nbatch * c.nqb, grain, att_task, &c);
+        return 0;
+    }
+    int64_t ch = c.lk > 0 ? ATT_CHUNK / c.lk : c.lq;
+    if (ch < ATT_BQ) ch = ATT_BQ;
+    if (ch > c.lq) ch = c.lq;
+    size_t n = (size_t)(c.lk * c.d + c.lk * c.dv + ch * c.d + ch * c.lk + ch * c.dv);
+    char *ws = malloc(n * esize + 16);
+    if (!ws) return ty__error("[attention] out of host memory for the workspace");
+    void *K = ws, *V = ws + esize * (size_t)(c.lk * c.d);
+    void *Q = (char *)V + esize * (size_t)(c.lk * c.dv);
+    void *S = (char *)Q + esize * (size_t)(ch * c.d);
+    void *O = (char *)S + esize * (size_t)(ch * c.lk);
+    c.S = S;
+    for (int64_t b = 0; b < nbatch; b++) {
+        if (f64) att_f64_kv(&c, b, K, V);
+        else att_f32_kv(&c, b, K, V);
+        for (int64_t i0 = 0; i0 < c.lq; i0 += ch) {
+            int64_t bq = c.lq - i0 < ch ? c.lq - i0 : ch;
+            c.b = b;
+            c.i0 = i0;
+            if (f64) att_f64_scores(&c, b, i0, bq, Q, K, S);
+            else att_f32_scores(&c, b, i0, bq, Q, K, S);
+            int64_t grain = 16384 / (c.lk > 0 ? c.lk : 1) + 1;
+            pool_parallel_for(bq, grain, att_rows_task, &c);
+            if (f64) att_f64_out(&c, b, i0, bq, S, V, O);
+            else att_f32_out(&c, b, i0, bq, S, V, O);
+        }
+    }
+    free(ws);
     return 0;
 }
 

@@ -10,68 +10,69 @@
 
 #include <math.h>
 
+/* sqrt without errno (no branch per element), so the update loops vectorize */
+#pragma GCC optimize("-fno-math-errno")
+
 #define OPT_BLOCK 256
 #define OPT_GRAIN 16384
 
 /* One update of element values: p, g and s[0..nstate) in, new values out
  * (in place). Same arithmetic as kernels/optim.comp. */
 #define DEFINE_UPDATE(NAME, T, SQRT, FABS)                                    \
-    static inline void NAME(int kind, const T *h, int nstate, T *p_, T g, T *s) \
+    static inline void NAME(int kind, const T *h, int nstate, T *p_, T g, T *s0, \
+                            T *s1, T *s2)                                      \
     {                                                                         \
         T p = *p_;                                                            \
         switch (kind) {                                                       \
         case TY_OPTIM_SGD: {                                                  \
             T lr = h[0], mom = h[1], damp = h[2], wd = h[3];                  \
-            if (wd != 0) g = g + wd * p;                                      \
+            g = g + wd * p;                                                   \
             T d = g;                                                          \
             if (nstate > 0) {                                                 \
-                T buf = h[5] != 0 ? g : mom * s[0] + (1 - damp) * g;          \
-                s[0] = buf;                                                   \
+                T buf = h[5] != 0 ? g : mom * *s0 + (1 - damp) * g;          \
+                *s0 = buf;                                                   \
                 d = h[4] != 0 ? g + mom * buf : buf;                          \
             }                                                                 \
             p = p - lr * d;                                                   \
             break;                                                            \
         }                                                                     \
         case TY_OPTIM_ADAM: {                                                 \
-            T lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4];         \
-            if (wd != 0) {                                                    \
-                if (h[5] != 0) p = p * (1 - lr * wd);                         \
-                else g = g + wd * p;                                          \
-            }                                                                 \
-            T m = b1 * s[0] + (1 - b1) * g;                                   \
-            T v = b2 * s[1] + (1 - b2) * g * g;                               \
-            s[0] = m;                                                         \
-            s[1] = v;                                                         \
+            T b1 = h[1], b2 = h[2], eps = h[3];                               \
+            /* h[10]: decay factor of p (AdamW), h[11]: L2 coefficient, set  \
+             * by cpu_optim_update; branch-free so the loop vectorizes */     \
+            p = p * h[10];                                                    \
+            g = g + h[11] * p;                                                \
+            T m = b1 * *s0 + (1 - b1) * g;                                   \
+            T v = b2 * *s1 + (1 - b2) * g * g;                               \
+            *s0 = m;                                                         \
+            *s1 = v;                                                         \
             T vh = v;                                                         \
             if (nstate > 2) {                                                 \
-                vh = s[2] > v ? s[2] : v;                                     \
-                s[2] = vh;                                                    \
+                vh = *s2 > v ? *s2 : v;                                     \
+                *s2 = vh;                                                    \
             }                                                                 \
-            if (h[9] != 0) {                                                  \
-                p = p - h[6] * m;                                             \
-            } else {                                                          \
-                T denom = SQRT(vh) / h[7] + eps;                              \
-                p = p - (h[6] * m + h[8] * g) / denom;                        \
-            }                                                                 \
+            T denom = SQRT(vh) / h[7] + eps;                                  \
+            denom = h[9] != 0 ? 1 : denom;                /* plain: h[8] 0 */ \
+            p = p - (h[6] * m + h[8] * g) / denom;                            \
             break;                                                            \
         }                                                                     \
         case TY_OPTIM_RMSPROP: {                                              \
             T lr = h[0], alpha = h[1], eps = h[2], wd = h[3], mom = h[4];     \
-            if (wd != 0) g = g + wd * p;                                      \
-            T sq = alpha * s[0] + (1 - alpha) * g * g;                        \
-            s[0] = sq;                                                        \
+            g = g + wd * p;                                                   \
+            T sq = alpha * *s0 + (1 - alpha) * g * g;                        \
+            *s0 = sq;                                                        \
             T avg;                                                            \
             if (h[5] != 0) {                                                  \
-                int k = mom > 0 ? 2 : 1;                                      \
-                T ga = alpha * s[k] + (1 - alpha) * g;                        \
-                s[k] = ga;                                                    \
+                T *gp = mom > 0 ? s2 : s1;                                    \
+                T ga = alpha * *gp + (1 - alpha) * g;                         \
+                *gp = ga;                                                     \
                 avg = SQRT(sq - ga * ga) + eps;                               \
             } else {                                                          \
                 avg = SQRT(sq) + eps;                                         \
             }                                                                 \
             if (mom > 0) {                                                    \
-                T buf = mom * s[1] + g / avg;                                 \
-                s[1] = buf;                                                   \
+                T buf = mom * *s1 + g / avg;                                 \
+                *s1 = buf;                                                   \
                 p = p - lr * buf;                                             \
             } else {                                                          \
                 p = p - lr * g / avg;                                         \
@@ -80,40 +81,40 @@
         }                                                                     \
         case TY_OPTIM_ADAGRAD: {                                              \
             T clr = h[0], eps = h[1], wd = h[2];                              \
-            if (wd != 0) g = g + wd * p;                                      \
-            T sum = s[0] + g * g;                                             \
-            s[0] = sum;                                                       \
+            g = g + wd * p;                                                   \
+            T sum = *s0 + g * g;                                             \
+            *s0 = sum;                                                       \
             p = p - clr * g / (SQRT(sum) + eps);                              \
             break;                                                            \
         }                                                                     \
         case TY_OPTIM_ADADELTA: {                                             \
             T lr = h[0], rho = h[1], eps = h[2], wd = h[3];                   \
-            if (wd != 0) g = g + wd * p;                                      \
-            T sq = rho * s[0] + (1 - rho) * g * g;                            \
-            T d = SQRT(s[1] + eps) / SQRT(sq + eps) * g;                      \
-            s[0] = sq;                                                        \
-            s[1] = rho * s[1] + (1 - rho) * d * d;                            \
+            g = g + wd * p;                                                   \
+            T sq = rho * *s0 + (1 - rho) * g * g;                            \
+            T d = SQRT(*s1 + eps) / SQRT(sq + eps) * g;                      \
+            *s0 = sq;                                                        \
+            *s1 = rho * *s1 + (1 - rho) * d * d;                            \
             p = p - lr * d;                                                   \
             break;                                                            \
         }                                                                     \
         case TY_OPTIM_ADAMAX: {                                               \
             T b1 = h[1], b2 = h[2], eps = h[3], wd = h[4], clr = h[5];        \
-            if (wd != 0) g = g + wd * p;                                      \
-            T m = b1 * s[0] + (1 - b1) * g;                                   \
-            T a = b2 * s[1], b = FABS(g) + eps;                               \
+            g = g + wd * p;                                                   \
+            T m = b1 * *s0 + (1 - b1) * g;                                   \
+            T a = b2 * *s1, b = FABS(g) + eps;                               \
             T u = a > b ? a : b;                                              \
-            s[0] = m;                                                         \
-            s[1] = u;                                                         \
+            *s0 = m;                                                         \
+            *s1 = u;                                                         \
             p = p - clr * m / u;                                              \
             break;                                                            \
         }                                                                     \
         case TY_OPTIM_LION: {                                                 \
             T lr = h[0], b1 = h[1], b2 = h[2], wd = h[3];                     \
-            if (wd != 0) p = p * (1 - lr * wd);                               \
-            T c = b1 * s[0] + (1 - b1) * g;                                   \
+            p = p * (1 - lr * wd);                                            \
+            T c = b1 * *s0 + (1 - b1) * g;                                   \
             T sg = (T)(c > 0) - (T)(c < 0);                                   \
             p = p - lr * sg;                                                  \
-            s[0] = b2 * s[0] + (1 - b2) * g;                                  \
+            *s0 = b2 * *s0 + (1 - b2) * g;                                  \
             break;                                                            \
         }                                                                     \
         default: break;                                                       \
@@ -168,16 +169,19 @@ DEFINE_LOAD(load_f64, double)
 
 /* The update over a block, the kind a constant in each loop (so the
  * compiler specialises update_*). */
+#define BLOCK_LOOP_NS(T, FN, K, NS)                                            \
+    for (int64_t i = 0; i < len; i++)                                         \
+        FN(K, hl, NS, b[0] + i, b[1][i], b[2] + i, b[3] + i, b[4] + i);
 #define BLOCK_LOOP(T, FN, K)                                                  \
-    for (int64_t i = 0; i < len; i++) {                                       \
-        T s_[3] = {0, 0, 0};                                                  \
-        for (int k = 0; k < ns; k++) s_[k] = b[2 + k][i];                     \
-        FN(K, h, ns, &b[0][i], b[1][i], s_);                                  \
-        for (int k = 0; k < ns; k++) b[2 + k][i] = s_[k];                     \
-    }
+    if (ns == 0) { BLOCK_LOOP_NS(T, FN, K, 0) }                               \
+    else if (ns == 1) { BLOCK_LOOP_NS(T, FN, K, 1) }                          \
+    else if (ns == 2) { BLOCK_LOOP_NS(T, FN, K, 2) }                          \
+    else { BLOCK_LOOP_NS(T, FN, K, 3) }
 #define DEFINE_BLOCK(NAME, T, FN)                                             \
     static void NAME(int kind, const T *h, int ns, int64_t len, T (*b)[OPT_BLOCK]) \
     {                                                                         \
+        T hl[TY_OPTIM_MAX_HP];                                                \
+        for (int k = 0; k < TY_OPTIM_MAX_HP; k++) hl[k] = h[k];               \
         switch (kind) {                                                       \
         case TY_OPTIM_SGD: BLOCK_LOOP(T, FN, TY_OPTIM_SGD) break;             \
         case TY_OPTIM_ADAM: BLOCK_LOOP(T, FN, TY_OPTIM_ADAM) break;           \
@@ -246,10 +250,14 @@ int cpu_optim_update(ty_array *out)
     c.nin = node->ninputs;
     c.kind = node->params.kind;
     c.n = node->inputs[0]->size;
-    for (int i = 0; i < TY_OPTIM_MAX_HP; i++) {
-        c.hd[i] = node->params.hp[i];
-        c.hf[i] = (float)node->params.hp[i];
+    for (int i = 0; i < TY_OPTIM_MAX_HP; i++) c.hd[i] = node->params.hp[i];
+    if (c.kind == TY_OPTIM_ADAM) {     /* derived, see update_f32 */
+        const double *h = node->params.hp;
+        c.hd[10] = h[5] != 0 ? 1 - h[0] * h[4] : 1;
+        c.hd[11] = h[5] != 0 ? 0 : h[4];
+        if (h[9] != 0) c.hd[8] = 0;
     }
+    for (int i = 0; i < TY_OPTIM_MAX_HP; i++) c.hf[i] = (float)c.hd[i];
     for (int k = 0; k < c.nin; k++) {
         const ty_array *a = node->inputs[k];
         c.mode[k] = a->dtype == TY_FLOAT32 && ty__is_contiguous(a) ? 1 : one_value(a) ? 2 : 0;

@@ -218,6 +218,21 @@ static ty_array *const_mat(ty_array *a, int64_t n, int which)
     return r;
 }
 
+/* F_ij = 1/(w_j - w_i) for w_j != w_i, else 0 (eigenvector derivatives). */
+static ty_array *eig_F(ty_array *w)
+{
+    ty_array *wj = ty_expand_dims(w, -2), *wi = ty_expand_dims(w, -1);
+    ty_array *D = (wj && wi) ? ty_sub(wj, wi) : NULL;
+    ty_array *z = D ? ty__const_like(D, 0.0, ty_dtype_of(D)) : NULL;
+    ty_array *o = D ? ty__const_like(D, 1.0, ty_dtype_of(D)) : NULL;
+    ty_array *eq = (z && o) ? ty_eq(D, z) : NULL;
+    ty_array *Ds = eq ? ty_where(eq, o, D) : NULL;
+    ty_array *R = Ds ? ty_reciprocal(Ds) : NULL;
+    ty_array *F = R ? ty_where(eq, z, R) : NULL;
+    ty__drop(NULL, 8, wj, wi, D, z, o, eq, Ds, R);
+    return F;
+}
+
 static int la_vjp(void *p, ty_array *g, ty_array **grads)
 {
     la_ctx *c = p;
@@ -295,20 +310,11 @@ static int la_vjp(void *p, ty_array *g, ty_array **grads)
     case G_EIGH_V: { /* sym(V (F o V^T g) V^T), F_ij = 1/(w_j - w_i) */
         ty_array *w = NULL, *V = NULL;
         if (ty_linalg_eigh(A, c->flag, &w, &V) != 0) return -1;
-        int64_t n = ty_dim(A, -1);
-        ty_array *I = const_mat(V, n, 0);
-        ty_array *wj = ty_expand_dims(w, -2), *wi = ty_expand_dims(w, -1);
-        ty_array *D = (wj && wi) ? ty_sub(wj, wi) : NULL;
-        ty_array *DI = (D && I) ? ty_add(D, I) : NULL;
-        ty_array *R = DI ? ty_reciprocal(DI) : NULL;
-        ty_array *one = I ? ty__const_like(I, 1.0, ty_dtype_of(I)) : NULL;
-        ty_array *M = one ? ty_sub(one, I) : NULL;
-        ty_array *F = (R && M) ? ty_mul(R, M) : NULL;
+        ty_array *F = eig_F(w);
         ty_array *VtG = mm_own(mT(V), ty_retain(g));
         ty_array *H = (F && VtG) ? ty_mul(F, VtG) : NULL;
         ty_array *r = H ? mm_own(mm_own(ty_retain(V), ty_retain(H)), mT(V)) : NULL;
-        ty__drop(NULL, 12, w, V, I, wj, wi, D, DI, R, one, M, F, VtG);
-        ty_release(H);
+        ty__drop(NULL, 5, w, V, F, VtG, H);
         grads[0] = sym_own(r);
         return grads[0] ? 0 : -1;
     }
@@ -329,10 +335,108 @@ static int la_vjp(void *p, ty_array *g, ty_array **grads)
 
 /* out (owned raw result) -> a view of it with the custom VJP `kind` against
  * ins[0..nin); releases out. */
-static ty_array *wrap(ty_array *out, ty_array *const *ins, int nin, int kind, bool flag,
-                      const char *fname)
+static ty_array *un_own(ty_op op, ty_array *x);
+static ty_array *red_own(ty_op op, ty_array *x, const int *axes, int naxes, bool keep);
+
+/* The forward-mode tangent of a result, as an expression that evaluates to
+ * zero: built on dA = A - stop_gradient(A) (and dB), so that out + T has
+ * out's value and, under ty_jvp, the derivative's tangent (ty_jvp follows a
+ * custom VJP's viewed output). Constants: out, aux0, aux1 (eigh: the other
+ * result; svd values: reduced u and vt). NULL when it cannot be built. */
+static ty_array *tangent(int kind, bool flag, ty_array *const *ins, ty_array *out,
+                         ty_array *aux0, ty_array *aux1)
+{
+    ty_array *A = ins[0];
+    ty_array *sA = ty_stop_gradient(A);
+    ty_array *dA = sA ? ty_sub(A, sA) : NULL;
+    ty_release(sA);
+    if (!dA) return NULL;
+    int last2[2] = {-2, -1}, m2 = -2;
+    ty_array *T = NULL;
+    switch (kind) {
+    case G_INV:
+        T = un_own(TY_OP_NEG, mm_own(mm_own(ty_retain(out), ty_retain(dA)), ty_retain(out)));
+        break;
+    case G_SOLVE: {
+        ty_array *B = ins[1], *sB = ty_stop_gradient(B);
+        ty_array *dB = sB ? ty_sub(B, sB) : NULL;
+        ty_array *Ai = ty_linalg_inv(A);
+        ty_array *sAi = Ai ? ty_stop_gradient(Ai) : NULL;
+        ty_array *dAX = mm_own(ty_retain(dA), ty_retain(out));
+        ty_array *r = (dB && dAX) ? ty_sub(dB, dAX) : NULL;
+        T = (sAi && r) ? ty_matmul(sAi, r) : NULL;
+        ty__drop(NULL, 6, sB, dB, Ai, sAi, dAX, r);
+        break;
+    }
+    case G_DET:
+    case G_LOGDET: {
+        ty_array *Ai = ty_linalg_inv(A);
+        ty_array *sAi = Ai ? ty_stop_gradient(Ai) : NULL;
+        ty_array *AiT = sAi ? mT(sAi) : NULL;
+        ty_array *pr = AiT ? ty_mul(AiT, dA) : NULL;
+        ty_array *tr = red_own(TY_OP_SUM, pr, last2, 2, false);
+        T = (tr && kind == G_DET) ? ty_mul(out, tr) : ty_retain(tr);
+        ty__drop(NULL, 4, Ai, sAi, AiT, tr);
+        break;
+    }
+    case G_CHOL: {
+        ty_array *L = flag ? mT(out) : ty_retain(out);
+        ty_array *Li = L ? ty_linalg_inv(L) : NULL;
+        ty_array *sLi = Li ? ty_stop_gradient(Li) : NULL;
+        ty_array *W = L ? const_mat(L, ty_dim(L, -1), 1) : NULL;
+        ty_array *Mx = sLi ? mm_own(mm_own(ty_retain(sLi), ty_retain(dA)), mT(sLi)) : NULL;
+        ty_array *P = (Mx && W) ? ty_mul(Mx, W) : NULL;
+        ty_array *TL = P ? ty_matmul(L, P) : NULL;
+        T = TL ? (flag ? mT(TL) : ty_retain(TL)) : NULL;
+        ty__drop(NULL, 7, L, Li, sLi, W, Mx, P, TL);
+        break;
+    }
+    case G_EIGH_W: /* diag(V^T dA V) */
+        if (aux0) {
+            ty_array *dAV = mm_own(ty_retain(dA), ty_retain(aux0));
+            ty_array *pr = dAV ? ty_mul(aux0, dAV) : NULL;
+            T = red_own(TY_OP_SUM, pr, &m2, 1, false);
+            ty_release(dAV);
+        }
+        break;
+    case G_EIGH_V: { /* V (F o V^T dA V) */
+        ty_array *F = aux0 ? eig_F(aux0) : NULL;
+        ty_array *H = mm_own(mm_own(mT(out), ty_retain(dA)), ty_retain(out));
+        ty_array *FH = (F && H) ? ty_mul(F, H) : NULL;
+        T = FH ? ty_matmul(out, FH) : NULL;
+        ty__drop(NULL, 3, F, H, FH);
+        break;
+    }
+    case G_SVD_S: /* diag(U^T dA V) */
+        if (aux0 && aux1) {
+            ty_array *dAV = mm_own(ty_retain(dA), mT(aux1));
+            ty_array *pr = dAV ? ty_mul(aux0, dAV) : NULL;
+            T = red_own(TY_OP_SUM, pr, &m2, 1, false);
+            ty_release(dAV);
+        }
+        break;
+    default:
+        break;
+    }
+    ty_release(dA);
+    return T;
+}
+
+static ty_array *wrap2(ty_array *out, ty_array *const *ins, int nin, int kind, bool flag,
+                       const char *fname, ty_array *aux0, ty_array *aux1)
 {
     if (!out) return NULL;
+    if (ty__retain_graph > 0 && kind != G_NONE) {
+        ty_array *T = tangent(kind, flag, ins, out, aux0, aux1);
+        ty_array *o2 = T ? ty_add(out, T) : NULL;
+        ty_release(T);
+        if (o2) {
+            ty_release(out);
+            out = o2;
+        } else {
+            ty_error_clear();          /* no tangent: forward mode sees zero */
+        }
+    }
     la_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         ty_release(out);
@@ -347,6 +451,12 @@ static ty_array *wrap(ty_array *out, ty_array *const *ins, int nin, int kind, bo
     if (!r) ctx_free(c);
     ty_release(out);
     return r;
+}
+
+static ty_array *wrap(ty_array *out, ty_array *const *ins, int nin, int kind, bool flag,
+                      const char *fname)
+{
+    return wrap2(out, ins, nin, kind, flag, fname, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------- inv, det */
@@ -757,7 +867,22 @@ int ty_linalg_svd(ty_array *a, bool full_matrices, ty_array **u, ty_array **s, t
     ty_dtype dt = out_dtype(a);
     ty_device dev = ty_device_of(a);
     int nd = mat_shape(a, k, -1, shape);
-    *s = wrap(make_out(sd, nd, shape, dt, dev), &a, 1, G_SVD_S, false, fn);
+    /* reduced u and vt for the forward-mode tangent of s, inside transforms */
+    ty_array *ur = NULL, *vr_ = NULL;
+    if (ty__retain_graph > 0) {
+        double *s2 = NULL, *u2 = NULL, *v2 = NULL;
+        int64_t b2, m2, n2, sh[TY_MAX_DIMS];
+        if (svd_host(fn, a, false, &s2, &u2, &v2, &b2, &m2, &n2) == 0) {
+            int nd2 = mat_shape(a, m, k, sh);
+            ur = make_out(u2, nd2, sh, dt, dev);
+            nd2 = mat_shape(a, k, n, sh);
+            vr_ = make_out(v2, nd2, sh, dt, dev);
+        }
+        free(s2), free(u2), free(v2);
+        ty_error_clear();
+    }
+    *s = wrap2(make_out(sd, nd, shape, dt, dev), &a, 1, G_SVD_S, false, fn, ur, vr_);
+    ty_release(ur), ty_release(vr_);
     int rc = *s ? 0 : -1;
     if (uv && rc == 0) {
         int64_t uc = full_matrices ? m : k, vr = full_matrices ? n : k;
@@ -877,10 +1002,13 @@ int ty_linalg_eigh(ty_array *a, bool upper, ty_array **w_out, ty_array **v_out)
         int64_t shape[TY_MAX_DIMS];
         ty_dtype dt = out_dtype(a);
         int nd = mat_shape(a, n, -1, shape);
-        ty_array *W = wrap(make_out(w, nd, shape, dt, ty_device_of(a)), &a, 1, G_EIGH_W,
-                           upper, fn);
-        ty_array *V = wrap(make_out(d, ty_ndim(a), ty_shape(a), dt, ty_device_of(a)), &a, 1,
-                           G_EIGH_V, upper, fn);
+        ty_array *Wr = make_out(w, nd, shape, dt, ty_device_of(a));
+        ty_array *Vr = make_out(d, ty_ndim(a), ty_shape(a), dt, ty_device_of(a));
+        ty_array *W = (Wr && Vr) ? wrap2(ty_retain(Wr), &a, 1, G_EIGH_W, upper, fn, Vr, NULL)
+                                 : NULL;
+        ty_array *V = (Wr && Vr) ? wrap2(ty_retain(Vr), &a, 1, G_EIGH_V, upper, fn, Wr, NULL)
+                                 : NULL;
+        ty_release(Wr), ty_release(Vr);
         if (!W || !V) {
             ty_release(W), ty_release(V);
             goto done;

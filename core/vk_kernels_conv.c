@@ -7,8 +7,13 @@
  * BK taps per step, TM x TN per invocation) are picked from the shape and
  * the device limits (workgroup invocations, shared memory): a tall tile for
  * many output channels, a wide one for few (depthwise, first layers), and a
- * 64-invocation tile for small devices.
+ * 64-invocation tile for small devices. TYCHO_VK_CONV_TILE=tall|wide|small
+ * forces one (tests). When the output has too few tiles to fill the device
+ * and the reduction is long (weight gradients: huge "kernels" over few
+ * outputs), the reduction is split over workgroups into float32 partials
+ * summed by conv_splitk.comp (TYCHO_VK_CONV_SPLITK=0 turns it off).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "vk.h"
@@ -18,13 +23,29 @@
 /* Mirrors Params in kernels/conv.comp (std430). */
 typedef struct vk_conv_params {
     uint64_t x, w, dst;
+    uint64_t partial;
     int64_t xs[5];
     int64_t ws[5];
     int32_t N, C, O, Cg, Og, P, K, CgK;
-    int32_t ncols, col_tile0, flip, pad_;
-    int32_t in[3], k[3], out[3], s[3], d[3], id[3], lo[3], pad2_;
+    int32_t ncols, col_tile0, flip, G;
+    int32_t in[3], k[3], out[3], s[3], d[3], id[3], lo[3], kchunk;
+    int32_t nsplit, pad3_;
 } vk_conv_params;
-_Static_assert(sizeof(vk_conv_params) == 24 + 80 + 48 + 88, "vk_conv_params must match the GLSL");
+_Static_assert(sizeof(vk_conv_params) == 256, "vk_conv_params must match the GLSL");
+
+/* Mirrors Params in kernels/conv_splitk.comp. */
+typedef struct vk_splitk_params {
+    uint64_t partial, dst;
+    int64_t n;
+    int32_t nsplit, pad_;
+} vk_splitk_params;
+_Static_assert(sizeof(vk_splitk_params) == 32, "vk_splitk_params must match the GLSL");
+
+/* Workgroups that roughly fill a large GPU; below it, long reductions are
+ * split (split-K) when each split keeps at least MIN_SPLIT_K of r. */
+#define FILL_GROUPS 256
+#define MIN_SPLIT_K 256
+#define MAX_SPLITS 64
 
 typedef struct conv_tile {
     int bm, bn, bk, tm, tn;
@@ -100,14 +121,41 @@ int vk_conv(ty_array *out)
     p.CgK = (int32_t)(Cg * K);
     p.ncols = (int32_t)(N * P);
     p.flip = pp->conv.flip ? 1 : 0;
+    p.G = (int32_t)G;
 
     const vk_device_facts *f = vk_facts(out->device.index);
     conv_tile t = Og <= 16 ? TILE_WIDE : TILE_TALL;
+    const char *force = getenv("TYCHO_VK_CONV_TILE");     /* tall|wide|small (tests) */
+    if (force && strcmp(force, "tall") == 0) t = TILE_TALL;
+    else if (force && strcmp(force, "wide") == 0) t = TILE_WIDE;
+    else if (force && strcmp(force, "small") == 0) t = TILE_SMALL;
     if (!tile_fits(&t, f)) t = TILE_SMALL;
     if (!tile_fits(&t, f)) return ty__error("[conv] the Vulkan device is too small for conv");
-    if (G > f->max_groups[2]) return ty__error("[conv] too many groups for one dispatch");
     int64_t row_tiles = (Og + t.bm - 1) / t.bm, col_tiles = (N * P + t.bn - 1) / t.bn;
     if (row_tiles > f->max_groups[1]) return ty__error("[conv] too many output channels");
+    /* split-K */
+    int64_t tiles = row_tiles * col_tiles * G, nsplit = 1;
+    const char *sk = getenv("TYCHO_VK_CONV_SPLITK");
+    if (tiles < FILL_GROUPS && Cg * K >= 2 * MIN_SPLIT_K && !(sk && strcmp(sk, "0") == 0)) {
+        nsplit = (FILL_GROUPS + tiles - 1) / tiles;
+        if (nsplit > Cg * K / MIN_SPLIT_K) nsplit = Cg * K / MIN_SPLIT_K;
+        if (nsplit > MAX_SPLITS) nsplit = MAX_SPLITS;
+        while (nsplit > 1 && (uint64_t)out->size * 4u * (uint64_t)nsplit > (256u << 20))
+            nsplit /= 2;
+        if (nsplit < 1) nsplit = 1;
+    }
+    int64_t kchunk = (Cg * K + nsplit - 1) / nsplit;
+    kchunk = (kchunk + t.bk - 1) / t.bk * t.bk;
+    nsplit = (Cg * K + kchunk - 1) / kchunk;
+    p.kchunk = (int32_t)kchunk;
+    p.nsplit = (int32_t)nsplit;
+    if (G * nsplit > f->max_groups[2]) return ty__error("[conv] too many groups for one dispatch");
+    ty_buffer *partial = NULL;
+    if (nsplit > 1) {
+        partial = vk_scratch(out->device, (size_t)out->size * 4u * (size_t)nsplit);
+        if (!partial) return -1;
+        p.partial = ((const vk_block *)partial->data)->address;
+    }
 
     vk_dispatch_desc d;
     memset(&d, 0, sizeof d);
@@ -123,7 +171,7 @@ int vk_conv(ty_array *out)
     d.reads[0] = x->buffer;
     d.reads[1] = w->buffer;
     d.nreads = 2;
-    d.writes[0] = out->buffer;
+    d.writes[0] = partial ? partial : out->buffer;
     d.nwrites = 1;
     d.params = &p;
     d.params_size = sizeof p;
@@ -132,10 +180,14 @@ int vk_conv(ty_array *out)
         p.col_tile0 = (int32_t)c0;
         d.groups[0] = (uint32_t)(col_tiles - c0 < xmax ? col_tiles - c0 : xmax);
         d.groups[1] = (uint32_t)row_tiles;
-        d.groups[2] = (uint32_t)G;
+        d.groups[2] = (uint32_t)(G * nsplit);
         if (vk_dispatch(out->device, &d) != 0) return -1;
     }
-    return 0;
+    if (!partial) return 0;
+    vk_splitk_params sp = {p.partial, p.dst, out->size, (int32_t)nsplit, 0};
+    int32_t spec = (int32_t)out->dtype;
+    return vk_dispatch_out(out, "conv_splitk", &spec, 1, 256, &sp, sizeof sp,
+                           (uint64_t)out->size, &partial, 1);
 }
 
 /* Mirrors Params in kernels/pool.comp (std430). */

@@ -11,6 +11,9 @@
 // picks the tile from the device limits; it guarantees NT % BN == 0 and
 // NT % BK == 0 (so each invocation's B column and A k-offset are fixed), and
 // that every index fits 32 bits except the final element offsets.
+// Split-K (few output tiles, long reductions: weight gradients): grid z is
+// groups x nsplit; split s sums r in [s*kchunk, (s+1)*kchunk) into float32
+// partials, which conv_splitk.comp adds up in split order.
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
@@ -24,11 +27,13 @@ layout(constant_id = 6) const int DT = DT_FLOAT32;
 // Mirrors vk_conv_params in core/vk_kernels_conv.c.
 layout(buffer_reference, std430, buffer_reference_align = 8) buffer Params {
     uint64_t x, w, dst;
+    uint64_t partial;           // split-K: float32 partial sums [split][out element]
     int64_t xs[5];              // x strides: n, c, spatial 0..2
     int64_t ws[5];              // w strides: o, c, tap 0..2
     int N, C, O, Cg, Og, P, K, CgK;
-    int ncols, col_tile0, flip, pad_;
-    int in_[3], k[3], out_[3], s[3], d[3], id[3], lo[3], pad2_;
+    int ncols, col_tile0, flip, G_;
+    int in_[3], k[3], out_[3], s[3], d[3], id[3], lo[3], kchunk;
+    int nsplit, pad3_;          // split-K: splits of the r range (kchunk each)
 };
 
 const int NT = (BM / TM) * (BN / TN);
@@ -44,7 +49,9 @@ void main()
     Params p = Params(pc.params);
     int tid = int(gl_LocalInvocationID.x);
     int tx = tid % TX, ty = tid / TX;
-    int g = int(gl_WorkGroupID.z);
+    int g = int(gl_WorkGroupID.z) % p.G_;
+    int split = int(gl_WorkGroupID.z) / p.G_;
+    int rbeg = split * p.kchunk, rend = min(p.CgK, rbeg + p.kchunk);
     int row0 = int(gl_WorkGroupID.y) * BM;
     int col0 = (p.col_tile0 + int(gl_WorkGroupID.x)) * BN;
 
@@ -71,7 +78,7 @@ void main()
     [[unroll]] for (int i = 0; i < TM; i++)
         [[unroll]] for (int j = 0; j < TN; j++) acc[i][j] = 0.0;
 
-    for (int r0 = 0; r0 < p.CgK; r0 += BK) {
+    for (int r0 = rbeg; r0 < rend; r0 += BK) {
         // A tile: W[g*Og + row, r] (row-major over taps)
         {
             int r = r0 + akk;
@@ -82,7 +89,7 @@ void main()
             [[unroll]] for (int q = 0; q < LA; q++) {
                 int row = ar0 + q * (NT / BK);
                 float v = 0.0;
-                if (r < p.CgK && row0 + row < p.Og)
+                if (r < rend && row0 + row < p.Og)
                     v = load_f(p.w, DT, wbase + int64_t(row0 + row) * p.ws[0] + woff);
                 As[akk][row] = v;
             }
@@ -92,7 +99,7 @@ void main()
             int kk = bk0 + q * (NT / BN);
             int r = r0 + kk;
             float v = 0.0;
-            if (bvalid && r < p.CgK) {
+            if (bvalid && r < rend) {
                 int c = r / p.K, t = r % p.K;
                 int t0 = t / k12, t1 = (t / p.k[2]) % p.k[1], t2 = t % p.k[2];
                 if (p.flip != 0) {
@@ -132,7 +139,11 @@ void main()
             int row = row0 + ty * TM + i;
             if (row >= p.Og) continue;
             int64_t o = (int64_t(n) * p.O + int64_t(g * p.Og + row)) * p.P + pp;
-            store_f(p.dst, DT, o, acc[i][j]);
+            if (p.nsplit > 1)
+                BufF32(p.partial + uint64_t((int64_t(split) * p.N * p.O * p.P + o) * 4l)).v[0] =
+                    acc[i][j];
+            else
+                store_f(p.dst, DT, o, acc[i][j]);
         }
     }
 }

@@ -144,8 +144,16 @@ char *viz_term_plot(const viz_series *series, int nseries, int width, int height
     int rows = height - 2 - has_title - has_legend;
     /* y tick labels and the gutter */
     double yt[32];
-    int nyt = viz_nice_ticks(ylo, yhi, rows / 3 + 2 > 2 ? rows / 3 + 2 : 2, yt, 32);
+    int ytarget = rows / 3 + 2 > 2 ? rows / 3 + 2 : 2;
+    int nyt = viz_nice_ticks(ylo, yhi, ytarget, yt, 32);
     double ystep = nyt >= 2 ? yt[1] - yt[0] : yhi - ylo;
+    if (nyt >= 2 && rows >= 2) {
+        /* extend the range to whole ticks, so the top and bottom rows are labelled */
+        ylo = floor(ylo / ystep + 1e-9) * ystep;
+        yhi = ceil(yhi / ystep - 1e-9) * ystep;
+        nyt = viz_nice_ticks(ylo, yhi, ytarget, yt, 32);
+        ystep = nyt >= 2 ? yt[1] - yt[0] : yhi - ylo;
+    }
     char lab[64];
     int gutter = 1;
     for (int i = 0; i < nyt; i++) {

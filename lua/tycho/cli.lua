@@ -180,7 +180,12 @@ function commands.dot(args)
       if not r[1] then error("the loss function failed: " .. tostring(r[2]), 0) end
       local value, grads = r[2], r[r.n]
       if not ty.is_array(value) then error("the loss function did not return an array", 0) end
-      ty.dot.graph({value, grads}, out)
+      local params = res[2]
+      if type(params) == "table" or ty.is_array(params) then
+         ty.dot.graph({loss = value, grads = grads}, out, {params = params})
+      else
+         ty.dot.graph({loss = value, grads = grads}, out)
+      end
    else
       local model, input = model_and_input(path, res, opts, "dot")
       ty.dot.model(model, out, {input_shape = input})

@@ -652,15 +652,21 @@ local function rank_class(name, fn)
    end
    function cls:reset()
       self.preds, self.targets = {}, {}
-      self.count = 0
+      self.count, self._pending = 0, 0
    end
-   function cls:state() return {} end
+   -- the stored batches (evaluated every 32 updates, so that they do not
+   -- hold on to the graphs that made them)
+   function cls:state()
+      local st = {}
+      for i = 1, #self.preds do st[#st + 1] = self.preds[i]; st[#st + 1] = self.targets[i] end
+      return st
+   end
    function cls:update(pred, target)
       pred = as_array("metrics." .. name, pred, "pred")
       target = as_array("metrics." .. name, target, "target")
-      self.preds[#self.preds + 1] = pred
+      self.preds[#self.preds + 1] = ty.stop_gradient(pred)
       self.targets[#self.targets + 1] = target
-      self.count = self.count + 1
+      self:_after_update()
    end
    function cls:compute()
       if #self.preds == 0 then return 0 end

@@ -203,6 +203,11 @@ local function define(name, spec)
    return cls
 end
 M.define = define
+doc(define, "ty.optim.define(name, {options=, state_names_all=, update_param=, " ..
+    "init=}) -> class\n  Defines a new optimizer class ty.optim.<name>: options (name -> " ..
+    "default, lr among them), state_names_all (the state names load_state accepts), " ..
+    "update_param(self, p, g, st, o, t, name) -> new p (st: the parameter's state table, " ..
+    "to update with lazy arrays; o: its options with lr a number; t: its step from 1).")
 
 -- Options of parameter `name` (defaults overridden by its group).
 function Optimizer:options_for(name, p)
@@ -824,6 +829,9 @@ MultiOptimizer.__name = "MultiOptimizer"
 MultiOptimizer.__index = function(self, k)
    if k == "lr" then return self.entries[1].opt.lr end
    return MultiOptimizer[k]
+end
+MultiOptimizer.__newindex = function(self, k, v)
+   if k == "lr" then self:set_lr(v) else rawset(self, k, v) end
 end
 MultiOptimizer.__tostring = function(self)
    local parts = {}

@@ -65,11 +65,20 @@ local function series_from(fname, a, b, opts, style, level)
    elseif is_series(a) then
       list = {{label = a.label or opts.label, y = numbers(fname, a.y, "y", level + 1),
                x = a.x and numbers(fname, a.x, "x", level + 1), style = a.style or style}}
-   elseif b ~= nil then
-      list = {{label = opts.label, x = numbers(fname, a, "x", level + 1),
-               y = numbers(fname, b, "y", level + 1), style = style}}
    else
-      list = {{label = opts.label, y = numbers(fname, a, "y", level + 1), style = style}}
+      local x, y = nil, a
+      if b ~= nil then x, y = numbers(fname, a, "x", level + 1), b end
+      if ty.is_array(y) and y.ndim == 2 then
+         -- an (n, k) array: k series, one per column
+         list = {}
+         local cols = y.T
+         for j = 1, y.shape[2] do
+            list[j] = {label = (opts.labels and opts.labels[j]) or (opts.label and opts.label .. " " .. j),
+                       x = x, y = numbers(fname, cols[j], "y", level + 1), style = style}
+         end
+      else
+         list = {{label = opts.label, x = x, y = numbers(fname, y, "y", level + 1), style = style}}
+      end
    end
    for i, s in ipairs(list) do
       if s.x and #s.x ~= #s.y then
@@ -115,7 +124,7 @@ end
 
 -- ---------------------------------------------------------------- line, scatter
 
-local xy_opts = "path title xlabel ylabel label width height style marker legend"
+local xy_opts = "path title xlabel ylabel label labels width height style marker legend"
 
 local function xy_plot(fname, style, a, b, opts, level)
    if opts == nil and type(b) == "table" and not ty.is_array(b) and type(b[1]) ~= "number" then
@@ -138,11 +147,12 @@ function M.line(a, b, opts)
    return xy_plot("plot.line", "line", a, b, opts, 2)
 end
 docs[M.line] = [[
-ty.plot.line(y | x, y | series, {path=, title=, xlabel=, ylabel=, label=, style='line',
-             marker=, width=, height=, legend=true}) -> path | string
+ty.plot.line(y | x, y | series, {path=, title=, xlabel=, ylabel=, label=, labels=,
+             style='line', marker=, width=, height=, legend=true}) -> path | string
   A line plot written to `path` (.png, .svg, .ps or .eps; .pdf is an error:
   libplot has no PDF). y (and x) are arrays or lists of numbers; x defaults
-  to 1..n. Several series: a list {{label=, x=, y=, style=}, ...}. NaN and
+  to 1..n. Several series: a list {{label=, x=, y=, style=}, ...}, or y an
+  (n, k) array: one series per column (named by labels={...}). NaN and
   inf values are skipped (they break the line). Without path, returns the
   terminal plot (ty.plot.term). style: 'line', 'scatter', 'line_markers'.]]
 
@@ -418,7 +428,8 @@ ty.plot.curves{path=, title=, ncol=, width=, height=, panels={{title="loss",
 function M.term(data, opts)
    opts = check_opts("plot.term", opts, "width height title color", 2)
    local series
-   if ty.is_array(data) or (type(data) == "table" and type(data[1]) == "number") then
+   if ty.is_array(data) or (type(data) == "table" and not getmetatable(data) and
+                            (type(data[1]) == "number" or next(data) == nil)) then
       series = {{y = numbers("plot.term", data, "y", 2)}}
    elseif is_series(data) or is_series_list(data) then
       series = series_from("plot.term", data, nil, {}, "line", 2)

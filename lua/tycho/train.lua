@@ -498,6 +498,8 @@ end
 
 local callbacks = {}
 M.callbacks = callbacks
+callbacks.__doc = "ty.train.callbacks -- EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, " ..
+   "CSVLogger, JSONLogger, PlotCurves, TerminateOnNaN (also as ty.train.<Name>)"
 
 -- EarlyStopping
 local EarlyStopping = callback_class("EarlyStopping")
@@ -760,7 +762,7 @@ doc(callbacks.TerminateOnNaN, [[ty.train.callbacks.TerminateOnNaN() -> callback
   Stops fit at the first step whose loss is NaN or infinite (reads the loss of
   every step).]])
 
-for k, v in pairs(callbacks) do M[k] = v end
+for k, v in pairs(callbacks) do if k ~= "__doc" then M[k] = v end end
 
 -- Calls hook `name` of every callback. Objects with a metatable get
 -- cb:name(...); plain tables of functions get fn(...); a bare function is an

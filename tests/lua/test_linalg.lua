@@ -175,8 +175,10 @@ end
 
 -- ------------------------------------------------------------ gradients
 
+-- VJP and JVP (forward mode: out + a zero-valued tangent term) against
+-- central differences.
 local function gc(f, args)
-   local ok, rep = ty.gradcheck(f, args)
+   local ok, rep = ty.gradcheck(f, args, {jvp = true})
    if not ok then error("gradcheck failed: max_abs_err " .. tostring(rep and rep.max_abs_err), 2) end
 end
 

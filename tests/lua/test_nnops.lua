@@ -118,6 +118,17 @@ function T.attention_vs_torch_and_naive()
    local qb, kb, vb = ty.randn{2, 150, 40}, ty.randn{2, 90, 40}, ty.randn{2, 90, 24}
    h.assert_close(sdpa(qb, kb, vb, {causal = true}),
       naive_att(qb, kb, vb, causal_keep(150, 90), nil, 1 / math.sqrt(40)), 1e-4)
+   -- one batch at a time with threaded BLAS (Lq Lk (D + Dv) >= 2^21), and in
+   -- chunks of queries (Lk large), float32 and float64
+   local qc, kc, vc = ty.randn{2, 300, 16}, ty.randn{2, 300, 16}, ty.randn{2, 300, 16}
+   h.assert_close(sdpa(qc, kc, vc, {causal = true}),
+      naive_att(qc, kc, vc, causal_keep(300, 300), nil, 0.25), 1e-5)
+   local q64, k64, v64 = qc:astype("float64"), kc:astype("float64"), vc:astype("float64")
+   local m64b = ty.gt(ty.randn{300, 300}, 0)
+   h.assert_close(sdpa(q64, k64, v64, {mask = m64b}), naive_att(q64, k64, v64, m64b, nil, 0.25), 1e-10)
+   local ql, kl, vl = ty.randn{256, 4}, ty.randn{20000, 4}, ty.randn{20000, 4}
+   h.assert_close(sdpa(ql, kl, vl, {causal = true}),
+      naive_att(ql, kl, vl, causal_keep(256, 20000), nil, 0.5), 1e-5)
    -- non-contiguous q/k/v views
    local qt = ty.swapaxes(ty.randn{2, 4, 5}, 2, 3)
    local kt = ty.swapaxes(ty.randn{2, 4, 7}, 2, 3)

@@ -135,7 +135,7 @@ end
 
 local function ref_kind(kind, ns, hp)
    -- the same update computed with float64 ty ops from the formulas
-   local p, g, s = kind_inputs(ns, nil, "float32")
+   local p, g, s = kind_inputs(ns, "cpu", "float32")
    return table.pack(ty.optim_update(kind, p:astype("float64"), g:astype("float64"),
                                      (function()
                                         local r = {}
@@ -149,7 +149,7 @@ function T.fused_kernels_every_dtype()
       local kind, ns, hp = k[1], k[2], k[3]
       local ref = ref_kind(kind, ns, hp)
       for dt, tol in pairs{float32 = 1e-5, float16 = 2e-2, bfloat16 = 1e-1} do
-         local p, g, s = kind_inputs(ns, nil, dt)
+         local p, g, s = kind_inputs(ns, "cpu", dt)
          local got = table.pack(ty.optim_update(kind, p, g, s, hp))
          h.assert_eq(got.n, ns + 1)
          for i = 1, ns + 1 do
@@ -174,7 +174,7 @@ function T.fused_kernels_vulkan_match_cpu()
    for _, k in ipairs(KINDS) do
       local kind, ns, hp = k[1], k[2], k[3]
       for dt, tol in pairs{float32 = 1e-5, float16 = 2e-3, bfloat16 = 1.6e-2} do
-         local p, g, s = kind_inputs(ns, nil, dt)
+         local p, g, s = kind_inputs(ns, "cpu", dt)
          local want = table.pack(ty.optim_update(kind, p, g, s, hp))
          local vp, vg, vs = kind_inputs(ns, VK, dt)
          local got = table.pack(ty.optim_update(kind, vp, vg, vs, hp))

@@ -94,6 +94,12 @@ function T.series_get_distinct_colors_and_a_legend()
    local img = ty.plot.read_png(tmp("two.png"))
    assert(count_color(img, 31, 119, 180) > 100, "first series blue")
    assert(count_color(img, 255, 127, 14) > 100, "second series orange")
+   -- the columns of an (n, 3) array are three series
+   ty.plot.line(ty.arange(1, 10), ty.stack({ty.arange(1, 10), ty.arange(1, 10) * 2,
+                                            ty.arange(1, 10) * 3}, 2),
+                {path = tmp("cols.png"), labels = {"a", "b", "c"}, width = 400, height = 300})
+   local c = ty.plot.read_png(tmp("cols.png"))
+   assert(count_color(c, 44, 160, 44) > 100, "third series green")
 end
 
 function T.nan_and_inf_are_skipped_and_empty_series_work()
@@ -240,6 +246,11 @@ function T.term_plot_has_the_size_and_braille()
    -- colour codes only when asked
    assert(not s:find("\27[", 1, true))
    assert(ty.plot.term(y, {width = 40, height = 8, color = true}):find("\27[", 1, true))
+   -- empty data and a single point still draw the axes
+   eq(#utf8_lines(ty.plot.term({}, {width = 30, height = 6})), 6)
+   eq(#utf8_lines(ty.plot.term({5}, {width = 30, height = 6})), 6)
+   -- line() without a path draws in the terminal
+   assert(ty.plot.line({1, 2, 3}):find("┤", 1, true))
    err(function() ty.plot.term(y, {width = 5, height = 2}) end, "too small")
    err(function() ty.plot.term("x") end, "[plot.term]")
 end

@@ -310,7 +310,7 @@ T.progress_bar_through_pipe_and_pty = function()
          assert(not plain:find("it/s") or w <= 100, "line wider than the terminal: " .. w)
       end
    else
-      print("  (skipped the pseudo-terminal half: `script` is not usable here)")
+      print("  (skipped the pseudo-terminal half: `script` is not usable here: " .. tostring(trc) .. " " .. tty_out:sub(-300) .. ")")
    end
    os.remove(p)
 end

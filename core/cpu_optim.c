@@ -9,9 +9,9 @@
 #include "cpu.h"
 
 #include <math.h>
-
-/* sqrt without errno (no branch per element), so the update loops vectorize */
-#pragma GCC optimize("-fno-math-errno")
+#if defined(__SSE__)
+#include <immintrin.h>
+#endif
 
 #define OPT_BLOCK 256
 #define OPT_GRAIN 16384
@@ -196,6 +196,52 @@ DEFINE_LOAD(load_f64, double)
 DEFINE_BLOCK(block_f32, float, update_f32)
 DEFINE_BLOCK(block_f64, double, update_f64)
 
+/* x[i] = sqrtf(x[i]). sqrtf in a loop does not vectorize while errno may be
+ * set (no -fno-math-errno here), so SSE does it four at a time. */
+static void sqrt_block_f32(float *x, int64_t n)
+{
+    int64_t i = 0;
+#if defined(__SSE__)
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(x + i, _mm_sqrt_ps(_mm_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++) x[i] = sqrtf(x[i]);
+}
+
+/* The float32 Adam step in three vectorizable passes (the arithmetic of
+ * update_f32, in the same order, so results are identical). */
+static void adam_block_f32(const float *h, int ns, int64_t len, float (*b)[OPT_BLOCK])
+{
+    float *P = b[0], *G = b[1], *M = b[2], *V = b[3], *X = b[4];
+    float den[OPT_BLOCK];
+    float b1 = h[1], b2 = h[2], eps = h[3], dec = h[10], l2 = h[11];
+    for (int64_t i = 0; i < len; i++) {
+        float p = P[i] * dec;
+        float g = G[i] + l2 * p;
+        float m = b1 * M[i] + (1 - b1) * g;
+        float v = b2 * V[i] + (1 - b2) * g * g;
+        P[i] = p;
+        G[i] = g;
+        M[i] = m;
+        V[i] = v;
+        den[i] = v;
+    }
+    if (ns > 2) {
+        for (int64_t i = 0; i < len; i++) {
+            float vh = X[i] > V[i] ? X[i] : V[i];
+            X[i] = vh;
+            den[i] = vh;
+        }
+    }
+    sqrt_block_f32(den, len);
+    float sm = h[6], sg = h[8], sb = h[7];
+    bool plain = h[9] != 0;
+    for (int64_t i = 0; i < len; i++) {
+        float denom = den[i] / sb + eps;
+        denom = plain ? 1 : denom;
+        P[i] = P[i] - (sm * M[i] + sg * G[i]) / denom;
+    }
+}
+
 static void opt_chunk(void *ctx, int64_t begin, int64_t end)
 {
     const opt_ctx *c = ctx;
@@ -220,7 +266,8 @@ static void opt_chunk(void *ctx, int64_t begin, int64_t end)
     for (int64_t b0 = begin; b0 < end; b0 += OPT_BLOCK) {
         int64_t len = end - b0 < OPT_BLOCK ? end - b0 : OPT_BLOCK;
         for (int k = 0; k < nin; k++) load_f32(c, k, b0, len, b[k]);
-        block_f32(c->kind, c->hf, ns, len, b);
+        if (c->kind == TY_OPTIM_ADAM) adam_block_f32(c->hf, ns, len, b);
+        else block_f32(c->kind, c->hf, ns, len, b);
         for (int r = 0; r <= ns; r++) {
             const float *src = b[r == 0 ? 0 : r + 1];
             int64_t base = (int64_t)r * n + b0;

@@ -9,8 +9,11 @@
  * Gradients: the results carry custom VJPs (ty_custom_vjp) written with
  * differentiable ops and the ty_linalg_* functions themselves, so they
  * compose to higher orders: inv, solve, det, slogdet (logabsdet), cholesky,
- * eigh, svd (singular values only). The other results (qr, svd's u/vt,
- * pinv, lstsq, matrix_rank) raise an error when differentiated.
+ * eigh, svd (singular values only), qr (m >= n). Inside transforms
+ * (ty__retain_graph > 0) each result also gets a zero-valued tangent term
+ * (see tangent()) so that ty_jvp, which follows a custom VJP's viewed output,
+ * sees the right derivative. The other results (svd's u/vt, pinv, lstsq, a
+ * wide qr) raise an error when differentiated in reverse mode.
  * ty_linalg_norm and ty_einsum are compositions of ops (lazy, differentiable;
  * matrix norms 2, -2 and 'nuc' go through the singular values).
  */
@@ -146,7 +149,8 @@ static int imax(int a, int b) { return a > b ? a : b; }
 /* ---------------------------------------------------------------- custom VJPs */
 
 enum {
-    G_INV, G_SOLVE, G_DET, G_LOGDET, G_CHOL, G_EIGH_W, G_EIGH_V, G_SVD_S, G_NONE
+    G_INV, G_SOLVE, G_DET, G_LOGDET, G_CHOL, G_EIGH_W, G_EIGH_V, G_SVD_S, G_QR_Q, G_QR_R,
+    G_NONE
 };
 
 typedef struct la_ctx {
@@ -196,8 +200,8 @@ static ty_array *sym_own(ty_array *x)
     return ty__drop(r, 4, x, t, s, h);
 }
 
-/* An (n, n) constant like a's dtype/device: eye (which 0) or tril ones with
- * diagonal 0.5 (which 1). */
+/* An (n, n) constant like a's dtype/device: eye (which 0), tril ones with
+ * diagonal 0.5 (which 1), strictly lower ones (which 2). */
 static ty_array *const_mat(ty_array *a, int64_t n, int which)
 {
     ty_dtype dt = ty_dtype_of(a);
@@ -206,7 +210,8 @@ static ty_array *const_mat(ty_array *a, int64_t n, int which)
     double *d = calloc(cnt(n * n), sizeof *d);
     if (!d) return ty__error_null("[linalg] out of host memory");
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j <= i; j++) d[i * n + j] = i == j ? 0.5 : 1.0;
+        for (int64_t j = 0; j <= i; j++)
+            d[i * n + j] = i == j ? (which == 2 ? 0.0 : 0.5) : 1.0;
     int64_t shape[2] = {n, n};
     ty_array *r = make_out(d, 2, shape, dt == TY_FLOAT64 ? TY_FLOAT64 : TY_FLOAT32, dev);
     free(d);
@@ -217,6 +222,9 @@ static ty_array *const_mat(ty_array *a, int64_t n, int which)
     }
     return r;
 }
+
+static ty_array *un_own(ty_op op, ty_array *x);
+static ty_array *red_own(ty_op op, ty_array *x, const int *axes, int naxes, bool keep);
 
 /* F_ij = 1/(w_j - w_i) for w_j != w_i, else 0 (eigenvector derivatives). */
 static ty_array *eig_F(ty_array *w)
@@ -328,6 +336,23 @@ static int la_vjp(void *p, ty_array *g, ty_array **grads)
         ty__drop(NULL, 7, U, s, Vt, Us, Vs, ge, Ug);
         return grads[0] ? 0 : -1;
     }
+    case G_QR_Q:
+    case G_QR_R: { /* b = gQ + Q copyltu(M), M = R gR^T - gQ^T Q; gA = b R^-T */
+        ty_array *Q = NULL, *R = NULL;
+        if (ty_linalg_qr(A, false, &Q, &R) != 0) return -1;
+        ty_array *M = c->kind == G_QR_Q ? un_own(TY_OP_NEG, mm_own(mT(g), ty_retain(Q)))
+                                        : mm_own(ty_retain(R), mT(g));
+        ty_array *W = const_mat(R, ty_dim(R, -1), 1);
+        ty_array *X = (M && W) ? ty_mul(M, W) : NULL;
+        ty_array *XT = X ? mT(X) : NULL;
+        ty_array *C = XT ? ty_add(X, XT) : NULL;
+        ty_array *QC = C ? ty_matmul(Q, C) : NULL;
+        ty_array *b = QC ? (c->kind == G_QR_Q ? ty_add(g, QC) : ty_retain(QC)) : NULL;
+        ty_array *Ri = ty_linalg_inv(R);
+        grads[0] = (b && Ri) ? mm_own(ty_retain(b), mT(Ri)) : NULL;
+        ty__drop(NULL, 10, Q, R, M, W, X, XT, C, QC, b, Ri);
+        return grads[0] ? 0 : -1;
+    }
     default:
         return ty__error("[%s] is not differentiable", c->fname);
     }
@@ -335,9 +360,6 @@ static int la_vjp(void *p, ty_array *g, ty_array **grads)
 
 /* out (owned raw result) -> a view of it with the custom VJP `kind` against
  * ins[0..nin); releases out. */
-static ty_array *un_own(ty_op op, ty_array *x);
-static ty_array *red_own(ty_op op, ty_array *x, const int *axes, int naxes, bool keep);
-
 /* The forward-mode tangent of a result, as an expression that evaluates to
  * zero: built on dA = A - stop_gradient(A) (and dB), so that out + T has
  * out's value and, under ty_jvp, the derivative's tangent (ty_jvp follows a
@@ -405,6 +427,29 @@ static ty_array *tangent(int kind, bool flag, ty_array *const *ins, ty_array *ou
         ty_array *FH = (F && H) ? ty_mul(F, H) : NULL;
         T = FH ? ty_matmul(out, FH) : NULL;
         ty__drop(NULL, 3, F, H, FH);
+        break;
+    }
+    case G_QR_Q:
+    case G_QR_R: { /* JAX's qr_jvp (real, m >= n) */
+        ty_array *Q = kind == G_QR_Q ? out : aux0, *R = kind == G_QR_R ? out : aux0;
+        if (!Q || !R) break;
+        ty_array *Ri = ty_linalg_inv(R);
+        ty_array *sRi = Ri ? ty_stop_gradient(Ri) : NULL;
+        ty_array *dxr = sRi ? ty_matmul(dA, sRi) : NULL;
+        ty_array *qt = dxr ? mm_own(mT(Q), ty_retain(dxr)) : NULL;
+        ty_array *Ls = const_mat(R, ty_dim(R, -1), 2);
+        ty_array *lo = (qt && Ls) ? ty_mul(qt, Ls) : NULL;
+        ty_array *loT = lo ? mT(lo) : NULL;
+        ty_array *om = loT ? ty_sub(lo, loT) : NULL;
+        if (om && kind == G_QR_Q) {
+            ty_array *d = ty_sub(om, qt);
+            ty_array *qd = d ? ty_matmul(Q, d) : NULL;
+            T = qd ? ty_add(qd, dxr) : NULL;
+            ty__drop(NULL, 2, d, qd);
+        } else if (om) {
+            T = mm_own(ty_sub(qt, om), ty_retain(R));
+        }
+        ty__drop(NULL, 8, Ri, sRi, dxr, qt, Ls, lo, loT, om);
         break;
     }
     case G_SVD_S: /* diag(U^T dA V) */
@@ -764,9 +809,17 @@ int ty_linalg_qr(ty_array *a, bool complete, ty_array **q, ty_array **r_out)
     int64_t shape[TY_MAX_DIMS];
     ty_dtype dt = out_dtype(a);
     int nd = mat_shape(a, m, qc, shape);
-    *q = wrap(make_out(qd, nd, shape, dt, ty_device_of(a)), &a, 1, G_NONE, false, fn);
+    ty_array *Qr = make_out(qd, nd, shape, dt, ty_device_of(a));
     nd = mat_shape(a, qc, n, shape);
-    *r_out = wrap(make_out(rd, nd, shape, dt, ty_device_of(a)), &a, 1, G_NONE, false, fn);
+    ty_array *Rr = make_out(rd, nd, shape, dt, ty_device_of(a));
+    /* differentiable when R is square (m >= n, reduced, or m == n) */
+    bool diff = m >= n && qc == n;
+    *q = (Qr && Rr) ? wrap2(ty_retain(Qr), &a, 1, diff ? G_QR_Q : G_NONE, false, fn, Rr, NULL)
+                    : NULL;
+    *r_out = (Qr && Rr) ? wrap2(ty_retain(Rr), &a, 1, diff ? G_QR_R : G_NONE, false, fn, Qr,
+                                NULL)
+                        : NULL;
+    ty_release(Qr), ty_release(Rr);
     if (!*q || !*r_out) {
         ty_release(*q), ty_release(*r_out);
         *q = *r_out = NULL;

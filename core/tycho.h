@@ -504,10 +504,11 @@ ty_array *ty_optim_update(ty_optim_kind kind, ty_array *param, ty_array *grad, i
  * last two axes; leading axes are a batch. Errors name the function and the
  * shape: "[linalg.inv] expected square matrices (...,n,n), got (3,4)",
  * singular matrices, matrices not positive definite.
- * Differentiable (custom VJPs, to any order): inv, solve, det, slogdet's
- * logabsdet, cholesky, eigh (distinct eigenvalues), svd's singular values;
- * differentiating qr, svd's u/vt, pinv or lstsq is an error. norm and einsum
- * are compositions of ops (lazy, differentiable).
+ * Differentiable (custom VJPs, to any order, and forward-mode tangents
+ * inside transforms): inv, solve, det, slogdet's logabsdet, cholesky, eigh
+ * (distinct eigenvalues), svd's singular values, qr (m >= n, square r);
+ * differentiating svd's u/vt, pinv, lstsq or a wide qr is an error (reverse
+ * mode). norm and einsum are compositions of ops (lazy, differentiable).
  */
 ty_array *ty_linalg_inv(ty_array *a);
 /* a (..., n, n); b (..., n, k), or (..., n) when b.ndim is 1 or a.ndim - 1

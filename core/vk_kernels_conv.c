@@ -7,7 +7,7 @@
  * BK taps per step, TM x TN per invocation) are picked from the shape and
  * the device limits (workgroup invocations, shared memory): a tall tile for
  * many output channels, a wide one for few (depthwise, first layers), and a
- * 64-invocation tile for small devices. TYCHO_VK_CONV_TILE=tall|wide|small
+ * 64-invocation tile for small devices. TYCHO_VK_CONV_TILE=large|tall|wide|small
  * forces one (tests). When the output has too few tiles to fill the device
  * and the reduction is long (weight gradients: huge "kernels" over few
  * outputs), the reduction is split over workgroups into float32 partials
@@ -51,6 +51,7 @@ typedef struct conv_tile {
     int bm, bn, bk, tm, tn;
 } conv_tile;
 
+static const conv_tile TILE_LARGE = {128, 128, 16, 8, 8}; /* 256 invocations */
 static const conv_tile TILE_TALL = {64, 64, 16, 4, 4};    /* 256 invocations */
 static const conv_tile TILE_WIDE = {16, 128, 16, 2, 4};   /* 256 invocations */
 static const conv_tile TILE_SMALL = {32, 32, 8, 4, 4};    /* 64 invocations */
@@ -125,8 +126,11 @@ int vk_conv(ty_array *out)
 
     const vk_device_facts *f = vk_facts(out->device.index);
     conv_tile t = Og <= 16 ? TILE_WIDE : TILE_TALL;
+    if (Og >= 128 && ((Og + 127) / 128) * ((N * P + 127) / 128) * G >= FILL_GROUPS / 2)
+        t = TILE_LARGE;
     const char *force = getenv("TYCHO_VK_CONV_TILE");     /* tall|wide|small (tests) */
-    if (force && strcmp(force, "tall") == 0) t = TILE_TALL;
+    if (force && strcmp(force, "large") == 0) t = TILE_LARGE;
+    else if (force && strcmp(force, "tall") == 0) t = TILE_TALL;
     else if (force && strcmp(force, "wide") == 0) t = TILE_WIDE;
     else if (force && strcmp(force, "small") == 0) t = TILE_SMALL;
     if (!tile_fits(&t, f)) t = TILE_SMALL;

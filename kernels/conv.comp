@@ -6,7 +6,8 @@
 // the input (stride, padding lo, dilation, input dilation, flip), zeros
 // outside. A workgroup computes a BM x BN block of (rows x columns), walking
 // r in steps of BK through shared-memory tiles; each invocation owns a
-// TM x TN register tile. float32 accumulation; float16/bfloat16 through the
+// TM x TN register tile, its rows TY and columns TX apart (conflict-free
+// shared reads, coalesced stores). float32 accumulation; float16/bfloat16 through the
 // load/store helpers of common.glsl. The host (core/vk_kernels_conv.c)
 // picks the tile from the device limits; it guarantees NT % BN == 0 and
 // NT % BK == 0 (so each invocation's B column and A k-offset are fixed), and
@@ -37,7 +38,8 @@ layout(buffer_reference, std430, buffer_reference_align = 8) buffer Params {
 };
 
 const int NT = (BM / TM) * (BN / TN);
-const int TX = BN / TN;
+const int TX = BN / TN;                 // invocations along the columns
+const int TY = BM / TM;
 const int LA = BM * BK / NT;            // A elements per invocation
 const int LB = BN * BK / NT;
 
@@ -123,8 +125,8 @@ void main()
         barrier();
         [[unroll]] for (int kk = 0; kk < BK; kk++) {
             float a[TM], b[TN];
-            [[unroll]] for (int i = 0; i < TM; i++) a[i] = As[kk][ty * TM + i];
-            [[unroll]] for (int j = 0; j < TN; j++) b[j] = Bs[kk][tx * TN + j];
+            [[unroll]] for (int i = 0; i < TM; i++) a[i] = As[kk][ty + i * TY];
+            [[unroll]] for (int j = 0; j < TN; j++) b[j] = Bs[kk][tx + j * TX];
             [[unroll]] for (int i = 0; i < TM; i++)
                 [[unroll]] for (int j = 0; j < TN; j++) acc[i][j] += a[i] * b[j];
         }
@@ -132,11 +134,11 @@ void main()
     }
 
     [[unroll]] for (int j = 0; j < TN; j++) {
-        int col = col0 + tx * TN + j;
+        int col = col0 + tx + j * TX;
         if (col >= p.ncols) continue;
         int n = col / p.P, pp = col % p.P;
         [[unroll]] for (int i = 0; i < TM; i++) {
-            int row = row0 + ty * TM + i;
+            int row = row0 + ty + i * TY;
             if (row >= p.Og) continue;
             int64_t o = (int64_t(n) * p.O + int64_t(g * p.Og + row)) * p.P + pp;
             if (p.nsplit > 1)

@@ -337,8 +337,8 @@ static const lty_arg_fn linalg_functions[] = {
     {"qr", l_qr,
      "ty.linalg.qr(a, [{mode='reduced'}]) -> q, r\n"
      "  QR of a (...,m,n): reduced q (...,m,k), r (...,k,n), k = min(m,n);\n"
-     "  mode='complete': q (...,m,m), r (...,m,n); mode='r': r only. Not\n"
-     "  differentiable (an error under ty.grad)." DEVNOTE,
+     "  mode='complete': q (...,m,m), r (...,m,n); mode='r': r only.\n"
+     "  Differentiable when r is square (m >= n; complete needs m == n)." DEVNOTE,
      false},
     {"svd", l_svd,
      "ty.linalg.svd(a, [{full_matrices=true, compute_uv=true}]) -> u, s, vt\n"

@@ -568,9 +568,11 @@ local Adafactor = define("Adafactor", {
    state_names_all = {"exp_avg", "exp_avg_sq", "exp_avg_sq_row", "exp_avg_sq_col"},
    state_shape_ok = function(self, k) return k == "exp_avg_sq_row" or k == "exp_avg_sq_col" end,
    get_lr = function(self)
-      local lr = self.defaults.lr
-      if not lr then return 0 end
-      return lr_at(lr, self.step + 1) * self._lr_scale
+      local lr, t = self.defaults.lr, self.step + 1
+      if not lr then                     -- the relative step (before the RMS(p) scale)
+         return math.min(self.defaults.warmup_init and 1e-6 * t or 1e-2, 1 / sqrt(t))
+      end
+      return lr_at(lr, t) * self._lr_scale
    end,
    update_param = function(self, p, g, st, o, t)
       local eps1, eps2 = o.eps[1], o.eps[2]

@@ -860,11 +860,12 @@ Trainer.__index = Trainer
 
 function Trainer:message(s)
    if self.verbose > 0 then
+      local out = self.stream or io.stdout
       if self.bar and not self.bar.closed and self.bar.tty then
-         io.stdout:write("\r\27[K")
+         out:write("\r\27[K")
       end
-      io.stdout:write(s, "\n")
-      io.stdout:flush()
+      out:write(s, "\n")
+      out:flush()
    end
    self.messages[#self.messages + 1] = s
 end
@@ -876,6 +877,13 @@ end
 
 function Trainer:save_checkpoint(path, epoch, extra)
    local e = {history = self.history:to_table(), global_step = self.global_step}
+   -- the shuffling key of the training loader, so that a resumed run sees the
+   -- same batches even when fit made the loader itself
+   local key = type(self.data) == "table" and rawget(self.data, "_key")
+   if key and type(key) == "userdata" then
+      local ok, str = pcall(ty.random.key_to_string, key)
+      if ok then e.loader_key = str end
+   end
    for k, v in pairs(extra or {}) do e[k] = v end
    if next(e.history.epoch) == nil then e.history.epoch = nil end
    if next(e.history.step) == nil then e.history.step = nil end
@@ -885,38 +893,40 @@ function Trainer:save_checkpoint(path, epoch, extra)
                              epoch = epoch, rng = true, extra = e})
 end
 
-local function restore_optimizer(opt, tree, path)
-   if type(opt.load_state_dict) == "function" then
-      opt:load_state_dict(tree)
-   elseif type(opt.set_state) == "function" then
-      opt:set_state(tree)
-   else
-      error("[fit] cannot resume " .. path .. ": the optimizer has no load_state_dict", 0)
+doc(Trainer.message, "tr:message(text)\n  Prints a line from a callback without breaking the " ..
+    "progress bar (kept in history.messages).")
+doc(Trainer.save_checkpoint, "tr:save_checkpoint(path, epoch, [extra])\n  What " ..
+    "ModelCheckpoint writes: model, optimizer state, epoch, RNG key, history (resumable).")
+
+-- Moves the losses of the steps run so far (evaluated scalars) into
+-- history.step.loss with one gather.
+function Trainer:flush_steps()
+   local pending = self._steps
+   if not pending or #pending[1] == 0 then return end
+   self._steps = nil
+   local ok, vals = pcall(function() return ty.stack(pending[1]):tolist() end)
+   if not ok then return end
+   local hs = series(self.history.step, "loss")
+   for i, v in ipairs(vals) do
+      hs[#hs + 1] = v
+      self.history.steps[#self.history.steps + 1] = pending[2][i]
    end
 end
+doc(Trainer.flush_steps, "tr:flush_steps()\n  Moves the losses of the steps run so far into " ..
+    "history.step.loss (fit does it at each epoch end).")
 
-local function restore_model(model, tree)
-   if type(model.load_state_dict) == "function" then
-      model:load_state_dict(tree)
-   else
-      -- a flat table "a.b.weight" -> array: rebuild the nested trees
-      local params, buffers = {}, {}
-      local pnames = {}
-      for _, p in ipairs(model:named_parameters()) do pnames[p[1]] = true end
-      for name, a in pairs(tree) do
-         local target = pnames[name] and params or buffers
-         local node = target
-         local parts = {}
-         for part in name:gmatch("[^.]+") do parts[#parts + 1] = tonumber(part) or part end
-         for i = 1, #parts - 1 do
-            node[parts[i]] = node[parts[i]] or {}
-            node = node[parts[i]]
-         end
-         node[parts[#parts]] = a
-      end
-      model:update(params)
-      if next(buffers) then model:update_buffers(buffers) end
+local function restore_optimizer(opt, tree, path)
+   if type(opt.load_state_dict) ~= "function" then
+      error("[fit] cannot resume " .. path .. ": the optimizer has no load_state_dict", 0)
    end
+   opt:load_state_dict(tree)
+end
+
+local function restore_model(model, tree, path)
+   if type(model.load_state_dict) ~= "function" then
+      error("[fit] cannot resume " .. path .. ": the model has no load_state_dict", 0)
+   end
+   model:load_state_dict(tree)
 end
 
 local FIT_OPTS = set{"model", "loss", "optimizer", "data", "val_data", "epochs", "metrics",
@@ -1048,13 +1058,14 @@ function M.fit(opts)
 
    local tr = setmetatable({model = model, optimizer = opt, history = new_history(),
                             stop_training = false, verbose = verbose, messages = {},
-                            epochs = epochs, global_step = 0, data = data, val_data = val},
+                            epochs = epochs, global_step = 0, data = data, val_data = val,
+                            stream = stream},
                            Trainer)
    local start_epoch = (opts.initial_epoch or 0) + 1
    if opts.resume then
       local path = opts.resume
       local ck = ty.load_checkpoint(path)       -- restores the global RNG key
-      restore_model(model, ck.model)
+      restore_model(model, ck.model, path)
       if ck.optimizer then restore_optimizer(opt, ck.optimizer, path) end
       local extra = ck.extra or {}
       if extra.history then
@@ -1063,6 +1074,10 @@ function M.fit(opts)
       end
       tr.global_step = extra.global_step or 0
       tr.resumed_extra = extra
+      if type(extra.loader_key) == "string" and rawget(data, "_key") ~= nil then
+         local ok, key = pcall(ty.random.key_from_string, extra.loader_key)
+         if ok then data._key = key end
+      end
       start_epoch = (ck.epoch or 0) + 1
       if type(data.epoch) == "number" then data.epoch = ck.epoch or 0 end
       if verbose > 0 then
@@ -1076,7 +1091,6 @@ function M.fit(opts)
    end)
 
    local steps_per_epoch = #data
-   local interrupted = false
    model:train()
    fire(cbs, "on_train_begin", tr)
 
@@ -1087,8 +1101,8 @@ function M.fit(opts)
       fire(cbs, "on_epoch_begin", e, tr)
       local t0 = now()
       local lsum, seen = nil, 0
-      local shown = {loss = nil}
       local step_losses, step_ids = {}, {}
+      tr._steps = {step_losses, step_ids}
       local bar
       if verbose == 1 then
          bar = new_bar{total = steps_per_epoch, stream = stream,
@@ -1160,14 +1174,7 @@ function M.fit(opts)
          if tr.stop_training then break end
       end
       -- per-step losses: one gather per epoch
-      if #step_losses > 0 then
-         local vals = ty.stack(step_losses):tolist()
-         local hs = series(tr.history.step, "loss")
-         for i, v in ipairs(vals) do
-            hs[#hs + 1] = v
-            tr.history.steps[#tr.history.steps + 1] = step_ids[i]
-         end
-      end
+      tr:flush_steps()
       local logs = {}
       if lsum then logs.loss = lsum:item() / math.max(seen, 1) end
       logs_of_metrics(train_ms, "", logs)
@@ -1231,6 +1238,7 @@ function M.fit(opts)
       -- complete the step that was running: what the model and the optimizer
       -- hold (lazy or not) is evaluated now
       pcall(ty.eval, model:parameters(), model:buffers(), opt:state())
+      tr:flush_steps()
       tr.history.interrupted = true
       tr:message(fmt("interrupted: training stopped in epoch %s at step %s; returning " ..
                      "the history so far (%d complete epoch%s)", tostring(tr.epoch),
@@ -1244,7 +1252,7 @@ end
 
 doc(M.fit, [[ty.train.fit{model=, loss=, optimizer=, data=, val_data=, epochs=1, metrics={},
              callbacks={}, grad_accum=1, clip_norm=, log_every=, verbose=1,
-             batch_size=32, resume=, seed=} -> history
+             batch_size=32, resume=, seed=, initial_epoch=0} -> history
   Trains model (an nn.Module) on data (a DataLoader, a dataset, or {x, y} arrays
   batched by batch_size and shuffled) for `epochs` epochs. loss: a ty.losses
   name ('cross_entropy', 'mse', ...) or a function(pred, target) -> scalar.

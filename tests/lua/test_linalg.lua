@@ -226,12 +226,19 @@ function T.grad_einsum()
       {rnd({2, 3}, 13), rnd({3, 4}, 14), rnd({4, 2}, 15)})
 end
 
+function T.grad_qr()
+   gc(function(y) return ty.linalg.qr(y) end, {rnd({4, 3}, 17)})
+   gc(function(y) return ty.linalg.qr(y, {mode = "complete"}) end, {rnd({2, 3, 3}, 18)})
+end
+
 function T.grad_not_differentiable()
    local f = ty.grad(function(x)
       local q = ty.linalg.qr(x)
       return q:sum()
    end)
-   h.assert_error(function() f(rnd({3, 3}, 16)) end, "[linalg.qr] is not differentiable")
+   h.assert_error(function() f(rnd({3, 4}, 16)) end, "[linalg.qr] is not differentiable")
+   local g = ty.grad(function(x) return ty.linalg.pinv(x):sum() end)
+   h.assert_error(function() g(rnd({3, 4}, 16)) end, "[linalg.pinv] is not differentiable")
 end
 
 -- ------------------------------------------------------------ errors

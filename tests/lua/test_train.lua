@@ -159,6 +159,28 @@ T.checkpoint_resume_reproduces_losses = function()
    local ck = ty.load_checkpoint(pa, {restore_rng = false})
    assert(ck.epoch == 3 and ck.optimizer and ck.model, "checkpoint contents")
    os.remove(pa); os.remove(pb)
+   -- data given as {x, y}: fit makes the loader (its shuffling key drawn from
+   -- the global key); the checkpoint keeps that key, and save_last names
+   local function run(epochs, callbacks, resume)
+      ty.random.seed(resume and 12345 or 11)   -- a resumed run gets all back from the file
+      local model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 4))
+      return train.fit{model = model, loss = "cross_entropy", optimizer = ty.optim.SGD{lr = 0.1,
+                       momentum = 0.9}, data = {x, y}, batch_size = 48, epochs = epochs,
+                       verbose = 0, callbacks = callbacks, resume = resume}
+   end
+   local best = tmpname(".safetensors")
+   local last = best:gsub("%.safetensors$", ".last.safetensors")
+   local full = run(4)
+   run(2, {cb.ModelCheckpoint{path = best, monitor = "loss", save_best_only = true,
+                              save_last = true}})
+   assert(io.open(last) and io.open(best), "best and last files")
+   local resumed = run(4, nil, last)
+   for e = 1, 4 do
+      assert(math.abs(full.epoch.loss[e] - resumed.epoch.loss[e]) <= 1e-6,
+             string.format("{x, y} data, epoch %d: %.9g vs %.9g", e, full.epoch.loss[e],
+                           resumed.epoch.loss[e]))
+   end
+   os.remove(best); os.remove(last)
 end
 
 T.callbacks_hooks_and_loggers = function()
@@ -196,7 +218,44 @@ T.callbacks_hooks_and_loggers = function()
       assert(l:find('"epoch":' .. n) and l:find('"val_accuracy"'), l)
    end
    assert(n == 3, "json lines")
-   os.remove(csv); os.remove(jsonl)
+   -- append=true adds rows (no second header); PlotCurves rewrites its image
+   local png = tmpname(".png")
+   train.fit{model = nn.Linear(6, 3), loss = "cross_entropy", optimizer = ty.optim.SGD{lr = 0.1},
+             data = {x, y}, batch_size = 50, val_data = {x, y}, epochs = 1,
+             metrics = {"accuracy"}, verbose = 0,
+             callbacks = {cb.CSVLogger{path = csv, append = true},
+                          cb.JSONLogger{path = jsonl, append = true}, cb.PlotCurves{path = png}}}
+   local _, rows = read(csv):gsub("\n", "")
+   local _, heads = read(csv):gsub("epoch,", "")
+   local _, jrows = read(jsonl):gsub("\n", "")
+   assert(rows == 5 and heads == 1 and jrows == 4, "appended logs")
+   local img = read(png)
+   assert(img:sub(1, 4) == "\137PNG", "PlotCurves wrote a PNG")
+   os.remove(csv); os.remove(jsonl); os.remove(png)
+   -- ReduceLROnPlateau on its own: min_lr bounds the reductions (Keras semantics)
+   local fake = {optimizer = ty.optim.SGD{lr = 1}, message = function() end}
+   local r = cb.ReduceLROnPlateau{monitor = "m", patience = 1, factor = 0.1, min_lr = 0.05,
+                                  cooldown = 1}
+   r:on_train_begin(fake)
+   local lrs = {}
+   for e = 1, 4 do
+      r:on_epoch_end(e, {m = 1}, fake)
+      lrs[e] = fake.optimizer.lr
+   end
+   assert(lrs[1] == 1 and math.abs(lrs[2] - 0.1) < 1e-12 and math.abs(lrs[4] - 0.05) < 1e-12,
+          table.concat(lrs, " "))
+   -- verbose output to a stream (not a terminal): log_every adds step lines
+   local logp = tmpname(".log")
+   local f = assert(io.open(logp, "w"))
+   train.fit{model = nn.Linear(6, 3), loss = "cross_entropy", optimizer = ty.optim.SGD{lr = 0.1},
+             data = {x, y}, batch_size = 50, epochs = 2, log_every = 2, stream = f,
+             callbacks = {cb.EarlyStopping{monitor = "loss", patience = 1, min_delta = 10}}}
+   f:close()
+   local text = read(logp)
+   os.remove(logp)
+   assert(select(2, text:gsub("epoch 1/2 step %d/4 loss", "")) == 2, text)
+   assert(text:find("epoch 2/2  loss") and not text:find("\r"), text)
+   assert(text:find("early stopping at epoch 2"), text)
    -- TerminateOnNaN stops at the first NaN loss
    local nan_loss = function(pred, t) return ty.losses.cross_entropy(pred, t) * (0 / 0) end
    local tn = cb.TerminateOnNaN()
@@ -358,9 +417,29 @@ print("usable", model(x):sum():item() == model(x):sum():item())
    local out, rc = sh("./tycho " .. p .. " 2>&1")
    assert(rc == 0, out)
    assert(out:find("interrupted: training stopped in epoch 2"), out)
-   assert(out:find("after fit\t1\ttrue\t20"), out)
+   -- epoch 1 (20 steps) and the 5 steps of epoch 2 are in the per-step history
+   assert(out:find("after fit\t1\ttrue\t25"), out)
    assert(out:find("usable\ttrue"), out)
    os.remove(p)
+end
+
+T.everything_documented = function()
+   local fns = {ty.progress, ty.summary, ty.nn.Module.summary, train.fit, train.evaluate,
+                train.predict, train.Bar, train.History.new, train.History.load}
+   for _, name in ipairs{"record_epoch", "get", "keys", "plot", "curves", "save", "to_table"} do
+      fns[#fns + 1] = train.History[name]
+   end
+   for name, fn in pairs(cb) do
+      if type(fn) == "function" then
+         fns[#fns + 1] = fn
+         assert(train[name] == fn, name .. " also as ty.train." .. name)
+      end
+   end
+   for i, fn in ipairs(fns) do
+      local d = ty.__doc[fn]
+      assert(type(d) == "string" and d:find("^[%w_.:]+[%({]") , "function " .. i .. " has a doc")
+   end
+   assert(type(train.__doc) == "string" and type(cb.__doc) == "string")
 end
 
 return T

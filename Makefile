@@ -2,7 +2,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 OPT     ?= -O3
-CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -D_GNU_SOURCE -Icore
+CFLAGS  := -std=c11 $(OPT) -fno-math-errno -g -Wall -Wextra -Werror -fPIC -pthread -D_GNU_SOURCE -Icore
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 CORE_LIBS  := -lvulkan -lopenblas -lz -lm -lpthread

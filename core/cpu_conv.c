@@ -391,7 +391,10 @@ int cpu_conv(ty_array *out)
     /* chunking: whole samples when one sample's columns fit, else rows of the
      * outer axis of one sample */
     int64_t per_sample = g.CgK * g.P;
-    int64_t nb = per_sample > 0 ? COL_LIMIT / per_sample : g.N;
+    /* few output positions (weight gradients): the gemm reads all of W per
+     * chunk, so chunks take more samples */
+    int64_t limit = g.P < 64 ? 4 * COL_LIMIT : COL_LIMIT;
+    int64_t nb = per_sample > 0 ? limit / per_sample : g.N;
     if (nb > g.N) nb = g.N;
     int64_t rows_per = g.out[g.outer];
     if (nb < 1) {

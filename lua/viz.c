@@ -247,6 +247,9 @@ static void read_panel(lua_State *L, int keep, int t, viz_panel *p)
         ty_array *a = lty_test(L, -1);
         if (!a || ty_ndim(a) != 4)
             luaL_error(L, "[plot.images] expected an (N,C,H,W) array of images");
+        if (ty_size(a) == 0 || ty_size(a) > INT32_MAX)
+            luaL_error(L, "[plot.images] the images (%d,%d,%d,%d) are empty or too large",
+                       (int)ty_dim(a, 0), (int)ty_dim(a, 1), (int)ty_dim(a, 2), (int)ty_dim(a, 3));
         p->nimages = (int)ty_dim(a, 0);
         p->channels = (int)ty_dim(a, 1);
         p->img_h = (int)ty_dim(a, 2);
@@ -263,6 +266,9 @@ static void read_panel(lua_State *L, int keep, int t, viz_panel *p)
         lua_getfield(L, t, "values");
         ty_array *a = lty_test(L, -1);
         if (!a || ty_ndim(a) != 2) luaL_error(L, "[plot.heatmap] expected a 2-d array");
+        if (ty_size(a) == 0 || ty_dim(a, 0) > 4096 || ty_dim(a, 1) > 4096)
+            luaL_error(L, "[plot.heatmap] cannot draw a (%d,%d) heatmap (1..4096 rows and columns)",
+                       (int)ty_dim(a, 0), (int)ty_dim(a, 1));
         p->rows = (int)ty_dim(a, 0);
         p->cols = (int)ty_dim(a, 1);
         p->values = lty_host_copy(L, a, TY_FLOAT64);

@@ -45,6 +45,19 @@ local function check_opts(fname, opts, allowed)
    return opts
 end
 
+local RANKDIRS = {TB = true, LR = true, BT = true, RL = true}
+
+-- Checks the options common to model and graph.
+local function check_common(fname, opts)
+   if opts.rankdir ~= nil and not RANKDIRS[opts.rankdir] then
+      fail(fmt("[%s] rankdir must be 'TB', 'LR', 'BT' or 'RL', got %s", fname,
+               tostring(opts.rankdir)))
+   end
+   if opts.title ~= nil and type(opts.title) ~= "string" then
+      fail(fmt("[%s] title must be a string, got %s", fname, type(opts.title)))
+   end
+end
+
 -- A DOT string literal.
 local function q(s)
    s = tostring(s):gsub('[\\"]', '\\%0'):gsub("\n", "\\n")
@@ -152,6 +165,12 @@ end
 function M.model(model, path, opts)
    if type(path) == "table" and opts == nil then path, opts = nil, path end
    opts = check_opts("dot.model", opts, "input input_shape dtype rankdir title")
+   check_common("dot.model", opts)
+   if opts.dtype ~= nil and (type(opts.dtype) ~= "string" or
+                             not pcall(ty.zeros, {0}, {dtype = opts.dtype})) then
+      fail(fmt("[dot.model] dtype must be a dtype name such as 'float32', got %s",
+               tostring(opts.dtype)))
+   end
    local nn = ty.nn
    if not (nn and nn.is_module and nn.is_module(model)) then
       fail("[dot.model] argument 1 must be a module (ty.nn.Module), got " .. type(model))
@@ -376,12 +395,28 @@ end
 function M.graph(arrays, path, opts)
    if type(path) == "table" and opts == nil then path, opts = nil, path end
    opts = check_opts("dot.graph", opts, "params names max_nodes title rankdir")
+   check_common("dot.graph", opts)
+   if opts.max_nodes ~= nil and (math.type(opts.max_nodes) ~= "integer" or opts.max_nodes < 1) then
+      fail("[dot.graph] max_nodes must be a positive integer, got " .. tostring(opts.max_nodes))
+   end
+   for _, k in ipairs{"params", "names"} do
+      if opts[k] ~= nil and (type(opts[k]) ~= "table" or ty.is_array(opts[k])) then
+         fail(fmt("[dot.graph] %s must be a tree of arrays or a module, got %s", k,
+                  ty.is_array(opts[k]) and "an array" or type(opts[k])))
+      end
+   end
    -- the roots
    local roots = {}
    if ty.is_array(arrays) then
       roots[1] = {a = arrays, label = arrays:name() or "output"}
    elseif type(arrays) == "table" then
       walk_tree(arrays, "", function(a, p) roots[#roots + 1] = {a = a, label = a:name() or p} end, {})
+      for k, v in pairs(arrays) do
+         if not ty.is_array(v) and type(v) ~= "table" then
+            fail(fmt("[dot.graph] argument 1: entry '%s' must be an array or a table, got %s",
+                     tostring(k), type(v)))
+         end
+      end
    else
       fail("[dot.graph] argument 1 must be an array or a tree of arrays, got " .. type(arrays))
    end
@@ -539,6 +574,7 @@ ty.dot.render(text, path) -> path
 
 function M.parse(text)
    if type(text) ~= "string" then fail("[dot.parse] argument 1 must be DOT text, got " .. type(text)) end
+   if not text:find("%S") then fail("[dot.parse] the DOT text is empty") end
    return call(V.dot_parse, text)
 end
 docs[M.parse] = [[

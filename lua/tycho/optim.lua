@@ -38,6 +38,9 @@ local function shape_str(s)
    return "(" .. table.concat(s, ",") .. ")"
 end
 
+local FLOAT = {float16 = true, bfloat16 = true, float32 = true, float64 = true}
+local function is_float(dt) return FLOAT[dt] == true end
+
 local function same_shape(a, b)
    if #a ~= #b then return false end
    for i = 1, #a do if a[i] ~= b[i] then return false end end
@@ -114,6 +117,56 @@ local function is_callable(v)
    if type(v) == "function" then return true end
    local mt = getmetatable(v)
    return type(mt) == "table" and mt.__call ~= nil
+end
+
+-- Options that must be >= 0 when numbers, and pairs of coefficients in [0, 1).
+local NONNEG = {lr = true, eps = true, weight_decay = true, momentum = true, lr_decay = true,
+                initial_accumulator_value = true, adam_lr = true, adam_eps = true,
+                adam_weight_decay = true, final_lr = true, gamma = true, alpha = true,
+                clip_threshold = true, dampening = true}
+local UNIT = {betas = true, adam_betas = true, rho = true, beta1 = true}
+
+-- Checks the types and ranges of resolved options `o` against `defaults`
+-- (as PyTorch's "Invalid learning rate" checks, with the option's name).
+local function validate_options(fname, o, defaults, level)
+   for k, v in pairs(o) do
+      local d = defaults[k]
+      local function bad(what)
+         local shown = tostring(v)
+         if type(v) == "table" then
+            local parts = {}
+            for i, x in ipairs(v) do parts[i] = tostring(x) end
+            shown = "{" .. table.concat(parts, ", ") .. "}"
+         end
+         error(fmt("[%s] option %s %s, got %s", fname, k, what, shown), level + 1)
+      end
+      if k == "lr" then
+         if not (type(v) == "number" or is_callable(v) or (v == false and d == false)) then
+            bad("must be a number or a schedule (function step -> lr)")
+         end
+      elseif k == "beta1" then
+         if v ~= false and type(v) ~= "number" then bad("must be a number or false") end
+      elseif type(d) == "number" then
+         if type(v) ~= "number" then bad("must be a number") end
+         if v ~= v then bad("must not be NaN") end
+      elseif type(d) == "boolean" then
+         if type(v) ~= "boolean" then bad("must be a boolean") end
+      elseif type(d) == "table" then
+         if type(v) ~= "table" or #v ~= #d then bad(fmt("must be a list of %d numbers", #d)) end
+         for i = 1, #d do
+            if type(v[i]) ~= "number" then bad(fmt("must be a list of %d numbers", #d)) end
+         end
+      end
+      if type(v) == "number" and NONNEG[k] and not (v >= 0) then bad("must be >= 0") end
+      if UNIT[k] then
+         local list = type(v) == "table" and v or {v}
+         for _, x in ipairs(list) do
+            if type(x) == "number" and not (x >= 0 and x < 1) then
+               bad(type(v) == "table" and "must hold numbers in [0, 1)" or "must be in [0, 1)")
+            end
+         end
+      end
+   end
 end
 
 -- Value of a learning rate (number or schedule) at step t.
@@ -196,6 +249,12 @@ local function define(name, spec)
             self.groups[i] = copy(gsp)
          end
       end
+      validate_options(name, o, cls.options, 3)
+      for i, gsp in ipairs(self.groups) do
+         local go = copy(o)
+         for k, v in pairs(gsp) do if k ~= "match" then go[k] = v end end
+         validate_options(name .. " group " .. i, go, cls.options, 3)
+      end
       if cls.init then cls.init(self, 3) end
       return self
    end
@@ -259,10 +318,21 @@ function Optimizer:_apply_named(names, ps, gs, fname)
          if not ty.is_array(g) then
             error(fmt("[%s] gradient of '%s' is a %s, not an array", fname, name, type(g)), 0)
          end
+         if not is_float(p.dtype) then
+            error(fmt("[%s] parameter '%s' must be a float array, got %s %s", fname, name,
+                      p.dtype, shape_str(p.shape)), 0)
+         end
+         if not is_float(g.dtype) then
+            error(fmt("[%s] gradient of '%s' must be a float array, got %s %s", fname, name,
+                      g.dtype, shape_str(g.shape)), 0)
+         end
          if not same_shape(g.shape, p.shape) then
             error(fmt("[%s] gradient of '%s' has shape %s, parameter %s", fname, name,
                       shape_str(g.shape), shape_str(p.shape)), 0)
          end
+         -- the update keeps the parameter's dtype (float64 or float16 gradients of a
+         -- float32 parameter are cast, as the fused kernels do)
+         if g.dtype ~= p.dtype then g = g:astype(p.dtype) end
          local st = self._params[name]
          if st == nil then
             st = {step = 0}
@@ -294,11 +364,25 @@ local function call_apply(self, params, grads, fname)
    local names, ps = named_leaves(params)
    local gm = leaf_map(grads)
    local gs = {}
+   local matched = 0
    for i, n in ipairs(names) do
       if not ty.is_array(ps[i]) then
          error(fmt("[%s] parameter '%s' is a %s, not an array", fname, n, type(ps[i])), 3)
       end
       gs[i] = gm[n]
+      if gs[i] ~= nil then matched = matched + 1 end
+   end
+   if matched == 0 and next(gm) ~= nil and #names > 0 then
+      -- grads keyed differently from the parameters would silently train nothing
+      local gnames = {}
+      for n in pairs(gm) do gnames[#gnames + 1] = "'" .. n .. "'" end
+      table.sort(gnames)
+      local pn = {}
+      for i = 1, math.min(#names, 6) do pn[i] = "'" .. names[i] .. "'" end
+      if #names > 6 then pn[#pn + 1] = "..." end
+      if #gnames > 6 then gnames = {table.unpack(gnames, 1, 6)}; gnames[7] = "..." end
+      error(fmt("[%s] no gradient matches a parameter: gradients %s, parameters %s", fname,
+                table.concat(gnames, ", "), table.concat(pn, ", ")), 3)
    end
    local ok, res = pcall(self._apply_named, self, names, ps, gs, fname)
    if not ok then error(res, 3) end
@@ -325,6 +409,7 @@ function Optimizer:state()
    local params = {}
    for name, st in pairs(self._params) do params[name] = copy(st) end
    local s = {step = self.step, params = params}
+   if self._lr_scale ~= 1 then s.lr_scale = self._lr_scale end   -- from set_lr
    if self.extra_state then self:extra_state(s) end
    return s
 end
@@ -333,6 +418,9 @@ function Optimizer:load_state(s)
    local fname = self.__name .. ".load_state"
    if type(s) ~= "table" or type(s.step) ~= "number" or type(s.params or {}) ~= "table" then
       error(fmt("[%s] expected a table {step=, params=} from opt:state()", fname), 2)
+   end
+   if s.lr_scale ~= nil and (type(s.lr_scale) ~= "number" or not (s.lr_scale >= 0)) then
+      error(fmt("[%s] lr_scale must be a number >= 0, got %s", fname, tostring(s.lr_scale)), 2)
    end
    local names = self.state_names_all or {}
    local known = {step = true}
@@ -359,6 +447,7 @@ function Optimizer:load_state(s)
    if self.load_extra_state then self:load_extra_state(s, fname) end
    self._params = new
    self.step = s.step
+   self._lr_scale = s.lr_scale or 1
 end
 
 -- Aliases used by ty.save_checkpoint / ty.load_checkpoint.
@@ -778,6 +867,14 @@ setmetatable(Lookahead, {__index = Optimizer, __call = function(_, opts)
    if type(inner) ~= "table" or type(inner._apply_named) ~= "function" then
       error("[Lookahead] option optimizer (or [1]) must be an optimizer", 2)
    end
+   if opts.k ~= nil and (math.type(opts.k) ~= "integer" or opts.k < 1) then
+      error(fmt("[Lookahead] option k must be an integer >= 1, got %s", tostring(opts.k)), 2)
+   end
+   if opts.alpha ~= nil and (type(opts.alpha) ~= "number" or
+                             not (opts.alpha >= 0 and opts.alpha <= 1)) then
+      error(fmt("[Lookahead] option alpha must be a number in [0, 1], got %s",
+                tostring(opts.alpha)), 2)
+   end
    return setmetatable({inner = inner, k = opts.k or 5, alpha = opts.alpha or 0.5, step = 0,
                         _slow = {}}, Lookahead)
 end})
@@ -940,6 +1037,13 @@ local function num(fname, what, v)
    end
    return v
 end
+local function pos(fname, what, v)
+   num(fname, what, v)
+   if not (v > 0) then
+      error(fmt("[%s] %s must be > 0, got %s", fname, what, tostring(v)), 3)
+   end
+   return v
+end
 local function sched_opts(fname, opts, allowed)
    if opts == nil then return {} end
    if type(opts) ~= "table" then
@@ -958,7 +1062,7 @@ end
 
 function S.step_decay(init, step_size, opts)
    num("step_decay", "init", init)
-   num("step_decay", "step_size", step_size)
+   pos("step_decay", "step_size", step_size)
    local gamma = sched_opts("step_decay", opts, {"gamma"}).gamma or 0.1
    return function(t) return init * gamma ^ ((t - 1) // step_size) end
 end
@@ -992,7 +1096,7 @@ doc(S.exponential_decay, "ty.optim.schedules.exponential_decay(init, gamma) -> s
 
 function S.cosine_decay(init, decay_steps, opts)
    num("cosine_decay", "init", init)
-   num("cosine_decay", "decay_steps", decay_steps)
+   pos("cosine_decay", "decay_steps", decay_steps)
    local e = sched_opts("cosine_decay", opts, {"end_value"}).end_value or 0
    return function(t)
       local s = math.min(t - 1, decay_steps)
@@ -1004,9 +1108,12 @@ doc(S.cosine_decay, "ty.optim.schedules.cosine_decay(init, decay_steps, {end_val
 
 function S.cosine_warm_restarts(init, T_0, opts)
    num("cosine_warm_restarts", "init", init)
-   num("cosine_warm_restarts", "T_0", T_0)
+   pos("cosine_warm_restarts", "T_0", T_0)
    opts = sched_opts("cosine_warm_restarts", opts, {"T_mult", "eta_min"})
    local mult, eta_min = opts.T_mult or 1, opts.eta_min or 0
+   if type(mult) ~= "number" or not (mult >= 1) then
+      error(fmt("[cosine_warm_restarts] T_mult must be a number >= 1, got %s", tostring(mult)), 2)
+   end
    return function(t)
       local e, Ti = t - 1, T_0
       if mult == 1 then
@@ -1027,7 +1134,7 @@ doc(S.cosine_warm_restarts, "ty.optim.schedules.cosine_warm_restarts(init, T_0, 
 function S.linear(init, end_value, steps)
    num("linear", "init", init)
    num("linear", "end_value", end_value)
-   num("linear", "steps", steps)
+   pos("linear", "steps", steps)
    return function(t)
       return init + (end_value - init) * math.min(t - 1, steps) / steps
    end
@@ -1038,7 +1145,7 @@ doc(S.linear, "ty.optim.schedules.linear(init, end_value, steps) -> schedule\n" 
 function S.polynomial(init, end_value, steps, opts)
    num("polynomial", "init", init)
    num("polynomial", "end_value", end_value)
-   num("polynomial", "steps", steps)
+   pos("polynomial", "steps", steps)
    local power = sched_opts("polynomial", opts, {"power"}).power or 1
    return function(t)
       local s = math.min(t - 1, steps)
@@ -1050,7 +1157,7 @@ doc(S.polynomial, "ty.optim.schedules.polynomial(init, end_value, steps, {power=
 
 function S.one_cycle(max_lr, total_steps, opts)
    num("one_cycle", "max_lr", max_lr)
-   num("one_cycle", "total_steps", total_steps)
+   pos("one_cycle", "total_steps", total_steps)
    opts = sched_opts("one_cycle", opts,
                      {"pct_start", "div_factor", "final_div_factor", "anneal_strategy"})
    local pct = opts.pct_start or 0.3
@@ -1075,7 +1182,7 @@ doc(S.one_cycle, "ty.optim.schedules.one_cycle(max_lr, total_steps, {pct_start=0
 
 function S.linear_warmup(peak, steps, opts)
    num("linear_warmup", "peak", peak)
-   num("linear_warmup", "steps", steps)
+   pos("linear_warmup", "steps", steps)
    local init = sched_opts("linear_warmup", opts, {"init"}).init or 0
    return function(t)
       return init + (peak - init) * math.min(t, steps) / steps
@@ -1125,6 +1232,9 @@ end
 
 function M.clip_grad_norm(grads, max_norm)
    num("clip_grad_norm", "max_norm", max_norm)
+   if not (max_norm >= 0) then
+      error(fmt("[clip_grad_norm] max_norm must be >= 0, got %s", tostring(max_norm)), 2)
+   end
    local leaves = ty.tree.leaves(grads)
    local total
    for _, g in ipairs(leaves) do
@@ -1148,6 +1258,9 @@ doc(M.clip_grad_norm, "ty.optim.clip_grad_norm(grads, max_norm) -> grads, total_
 
 function M.clip_grad_value(grads, v)
    num("clip_grad_value", "v", v)
+   if not (v >= 0) then
+      error(fmt("[clip_grad_value] v must be >= 0, got %s", tostring(v)), 2)
+   end
    return ty.tree.map(function(g)
       if not ty.is_array(g) then return g end
       return ty.clip(g, -v, v)

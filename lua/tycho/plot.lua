@@ -23,12 +23,20 @@ local function check_opts(fname, opts, allowed, level)
                              allowed:gsub(" ", ", ")), level + 1)
       end
    end
+   for _, k in ipairs{"width", "height", "ncol"} do
+      local v = opts[k]
+      if v ~= nil and (math.type(v) ~= "integer" or v < 1) then
+         error(string.format("[%s] option '%s' must be a positive integer, got %s", fname, k,
+                             type(v) == "string" and "'" .. v .. "'" or tostring(v)), level + 1)
+      end
+   end
    return opts
 end
 
 -- A flat Lua list of numbers from an array (any shape) or a list.
 local function numbers(fname, v, what, level)
    if ty.is_array(v) then
+      if v.size == 0 then return {} end
       local t = v:reshape{-1}:astype("float64"):tolist()
       return t
    elseif type(v) == "table" then
@@ -172,12 +180,20 @@ function M.histogram(values, opts)
                      "path bins range title xlabel ylabel label density width height", 2)
    local v = numbers("plot.histogram", values, "values", 2)
    local bins = opts.bins or 10
-   if math.type(bins) ~= "integer" or bins < 1 then
-      error("[plot.histogram] option 'bins' must be a positive integer, got " .. tostring(bins), 2)
+   if math.type(bins) ~= "integer" or bins < 1 or bins > 1000000 then
+      error("[plot.histogram] option 'bins' must be an integer in 1..1000000, got " ..
+            tostring(bins), 2)
    end
    local lo, hi
-   if opts.range then
-      lo, hi = opts.range[1], opts.range[2]
+   if opts.range ~= nil then
+      local r = opts.range
+      if type(r) ~= "table" or ty.is_array(r) or type(r[1]) ~= "number" or
+         type(r[2]) ~= "number" or not (r[1] > -math.huge and r[2] < math.huge and r[1] < r[2]) then
+         error("[plot.histogram] option 'range' must be {lo, hi} with finite lo < hi, got " ..
+               (type(r) == "table" and not ty.is_array(r) and
+                string.format("{%s, %s}", tostring(r[1]), tostring(r[2])) or tostring(r)), 2)
+      end
+      lo, hi = r[1], r[2]
    else
       lo, hi = math.huge, -math.huge
       for _, x in ipairs(v) do
@@ -242,11 +258,8 @@ function M.images(batch, opts)
    if #s == 2 then
       x = batch:reshape{1, 1, s[1], s[2]}
    elseif #s == 3 then
-      if s[1] == 1 or s[1] == 3 then
-         x = batch:reshape{1, s[1], s[2], s[3]}
-      else
-         x = batch:reshape{s[1], 1, s[2], s[3]}
-      end
+      -- (N,H,W): N grayscale images (a single RGB image is (1,3,H,W))
+      x = batch:reshape{s[1], 1, s[2], s[3]}
    elseif #s == 4 then
       if s[2] ~= 1 and s[2] ~= 3 and (s[4] == 1 or s[4] == 3) then
          x = ty.transpose(batch, {1, 4, 2, 3})
@@ -256,6 +269,10 @@ function M.images(batch, opts)
                           table.concat(s, ",")), 2)
    end
    local c = x.shape[2]
+   if x.size == 0 then
+      error(string.format("[plot.images] no pixels to draw: the batch has shape (%s)",
+                          table.concat(s, ",")), 2)
+   end
    if c ~= 1 and c ~= 3 then
       error(string.format("[plot.images] images need 1 (gray) or 3 (RGB) channels, got shape (%s)",
                           table.concat(batch.shape, ",")), 2)
@@ -295,7 +312,8 @@ ty.plot.images(batch, {path=, labels=, class_names=, ncol=, title=, captions=, v
   (N,H,W,3) RGB. Captions come from `captions`, or from labels (1-based class
   numbers, an array or a list) through class_names, e.g. a batch of
   Fashion-MNIST: ty.plot.images(x[{{1,32}}], {labels=y, class_names=ty.data.
-  fashion_mnist_classes, path="batch.png"}). Values are shown from vmin
+  fashion_mnist{}.classes, path="batch.png"}). A 3-d batch is always N
+  grayscale images; give a single RGB image as (1,3,H,W). Values are shown from vmin
   (black) to vmax (white), by default the batch's min..max.]]
 
 -- ---------------------------------------------------------------- heatmaps
@@ -309,11 +327,19 @@ function M.confusion_matrix(cm, opts)
          error("[plot.confusion_matrix] argument 1 must be a (C,C) array or a nested list, got " ..
                type(cm), 2)
       end
-      cm = ty.array(cm, {dtype = "float64"})
+      local ok, a = pcall(ty.array, cm, {dtype = "float64"})
+      if not ok then error("[plot.confusion_matrix] argument 1: " .. tostring(a), 2) end
+      cm = a
    end
-   if cm.ndim ~= 2 then
-      error(string.format("[plot.confusion_matrix] expected a (C,C) matrix, got (%s)",
+   if cm.ndim ~= 2 or cm.shape[1] ~= cm.shape[2] or cm.size == 0 then
+      error(string.format("[plot.confusion_matrix] expected a non-empty (C,C) matrix, got (%s)",
                           table.concat(cm.shape, ",")), 2)
+   end
+   local cn = opts.class_names
+   if cn ~= nil and (type(cn) ~= "table" or ty.is_array(cn) or #cn ~= cm.shape[1]) then
+      error(string.format("[plot.confusion_matrix] class_names must be a list of %d names, got %s",
+                          cm.shape[1], type(cn) == "table" and not ty.is_array(cn) and
+                          ("a list of " .. #cn) or type(cn)), 2)
    end
    local m = cm:astype("float64")
    if opts.normalize then
@@ -340,9 +366,17 @@ function M.heatmap(values, opts)
    opts = check_opts("plot.heatmap", opts,
                      "path row_labels col_labels title xlabel ylabel annotate width height", 2)
    need_path("plot.heatmap", opts, 2)
-   if not ty.is_array(values) then values = ty.array(values, {dtype = "float64"}) end
-   if values.ndim ~= 2 then
-      error(string.format("[plot.heatmap] expected a 2-d array, got (%s)",
+   if not ty.is_array(values) then
+      if type(values) ~= "table" then
+         error("[plot.heatmap] argument 1 must be a 2-d array or a nested list, got " ..
+               type(values), 2)
+      end
+      local ok, a = pcall(ty.array, values, {dtype = "float64"})
+      if not ok then error("[plot.heatmap] argument 1: " .. tostring(a), 2) end
+      values = a
+   end
+   if values.ndim ~= 2 or values.size == 0 then
+      error(string.format("[plot.heatmap] expected a non-empty 2-d array, got (%s)",
                           table.concat(values.shape, ",")), 2)
    end
    return figure({width = opts.width, height = opts.height,
@@ -453,6 +487,9 @@ ty.plot.term(y | {x=, y=} | {{label=, x=, y=}, ...}, {width=, height=, title=, c
   codes. The REPL prints the string.]]
 
 function M.read_png(path)
+   if type(path) ~= "string" then
+      error("[plot.read_png] argument 1 (path) must be a string, got " .. type(path), 2)
+   end
    local w, h, rgb = call(V.png_read, path)
    return {width = w, height = h, pixels = rgb}
 end
@@ -462,6 +499,14 @@ ty.plot.read_png(path) -> {width=, height=, pixels=}
   as a string of width*height*3 RGB bytes (alpha composited over white).]]
 
 function M.nice_ticks(lo, hi, n)
+   if type(lo) ~= "number" or type(hi) ~= "number" or lo ~= lo or hi ~= hi or
+      lo == math.huge or lo == -math.huge or hi == math.huge or hi == -math.huge then
+      error(string.format("[plot.nice_ticks] lo and hi must be finite numbers, got %s and %s",
+                          tostring(lo), tostring(hi)), 2)
+   end
+   if n ~= nil and (math.type(n) ~= "integer" or n < 1 or n > 1000) then
+      error("[plot.nice_ticks] n must be an integer in 1..1000, got " .. tostring(n), 2)
+   end
    return V.nice_ticks(lo, hi, n)
 end
 docs[M.nice_ticks] = [[

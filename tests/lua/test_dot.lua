@@ -259,4 +259,27 @@ function T.dot_parse_and_render_errors()
    end
 end
 
+-- QA regressions: bad options used to pass silently (rankdir=XX wrote broken
+-- DOT, max_nodes=0 and params=5 were ignored) or fail deep inside (dtype).
+function T.qa_bad_options_are_clean_errors()
+   local m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+   err(function() ty.dot.model(m, {rankdir = "XX"}) end,
+       "[dot.model] rankdir must be 'TB', 'LR', 'BT' or 'RL', got XX")
+   err(function() ty.dot.model(m, {input_shape = {2, 4}, dtype = "float99"}) end,
+       "[dot.model] dtype must be a dtype name")
+   err(function() ty.dot.model(m, {title = {}}) end, "[dot.model] title must be a string")
+   assert(ty.dot.model(m, {rankdir = "LR"}):find("rankdir=LR", 1, true))
+   local loss = m(ty.randn{2, 4}):sum()
+   err(function() ty.dot.graph(loss, {max_nodes = 0}) end,
+       "[dot.graph] max_nodes must be a positive integer, got 0")
+   err(function() ty.dot.graph(loss, {params = 5}) end,
+       "[dot.graph] params must be a tree of arrays or a module, got number")
+   err(function() ty.dot.graph(loss, {names = loss}) end, "names must be a tree")
+   err(function() ty.dot.graph({loss, 3}) end,
+       "[dot.graph] argument 1: entry '2' must be an array or a table, got number")
+   err(function() ty.dot.graph(loss, {rankdir = "up"}) end, "[dot.graph] rankdir")
+   err(function() ty.dot.parse("") end, "[dot.parse] the DOT text is empty")
+   assert(ty.dot.graph(loss, {params = m, rankdir = "LR"}):find("1.weight", 1, true))
+end
+
 return T

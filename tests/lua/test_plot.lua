@@ -274,6 +274,55 @@ function T.nice_ticks()
    h.assert_close(t, {-0.2, 0, 0.2, 0.4}, 1e-12)
 end
 
+-- QA regressions: empty/zero-size inputs used to crash the process (a
+-- zero-size (N,0,W) batch or a (0,0) matrix reached the core copy), bad
+-- histogram ranges and option types gave raw Lua errors.
+function T.qa_empty_inputs_are_clean_errors()
+   err(function() ty.plot.images(ty.zeros{2, 0, 28}, {path = tmp("e.png")}) end,
+       "[plot.images] no pixels to draw: the batch has shape (2,0,28)")
+   err(function() ty.plot.images(ty.zeros{0, 28, 28}, {path = tmp("e.png")}) end,
+       "[plot.images] no pixels to draw")
+   err(function() ty.plot.confusion_matrix(ty.zeros{0, 0}, {path = tmp("e.png")}) end,
+       "[plot.confusion_matrix] expected a non-empty (C,C) matrix, got (0,0)")
+   err(function() ty.plot.confusion_matrix(ty.ones{3, 4}, {path = tmp("e.png")}) end,
+       "got (3,4)")
+   err(function() ty.plot.confusion_matrix({{1, 2}, {3}}, {path = tmp("e.png")}) end,
+       "[plot.confusion_matrix] argument 1: [array] ragged")
+   err(function() ty.plot.confusion_matrix(ty.ones{3, 3}, {path = tmp("e.png"),
+                                                          class_names = {"a"}}) end,
+       "class_names must be a list of 3 names")
+   err(function() ty.plot.heatmap("x", {path = tmp("e.png")}) end,
+       "[plot.heatmap] argument 1 must be a 2-d array")
+   err(function() ty.plot.figure{path = tmp("e.png"), panels = {{kind = "images",
+                                 images = ty.zeros{0, 1, 2, 2}}}} end, "[plot.images]")
+   err(function() ty.plot.figure{path = tmp("e.png"), panels = {{kind = "heatmap",
+                                 values = ty.zeros{0, 3}}}} end, "[plot.heatmap]")
+   -- an empty line plot still draws (empty axes)
+   eq(ty.plot.line(ty.zeros{0, 3}, {path = tmp("z.png")}), tmp("z.png"))
+   -- a 3-d batch is N grayscale images, even N = 3
+   eq(ty.plot.images(ty.random.uniform{3, 8, 8}, {path = tmp("three.png")}), tmp("three.png"))
+end
+
+function T.qa_bad_options_are_clean_errors()
+   local v = ty.randn{10}
+   err(function() ty.plot.histogram(v, {range = 5}) end,
+       "[plot.histogram] option 'range' must be {lo, hi} with finite lo < hi, got 5")
+   err(function() ty.plot.histogram(v, {range = {1, 0}}) end, "got {1, 0}")
+   err(function() ty.plot.histogram(v, {range = {-1 / 0, 1 / 0}}) end, "finite lo < hi")
+   err(function() ty.plot.histogram(v, {bins = 100000000}) end, "1..1000000")
+   local c, e = ty.plot.histogram(ty.array{1, 2}, {bins = 2, range = {0, 4}})
+   eq(c, {1, 1})
+   eq(e, {0, 2, 4})
+   err(function() ty.plot.line(v, {path = tmp("w.png"), width = "big"}) end,
+       "[plot.line] option 'width' must be a positive integer, got 'big'")
+   err(function() ty.plot.line(v, {path = tmp("w.png"), height = -5}) end, "'height'")
+   err(function() ty.plot.images(ty.zeros{2, 4, 4}, {path = tmp("w.png"), ncol = 0}) end,
+       "[plot.images] option 'ncol' must be a positive integer, got 0")
+   err(function() ty.plot.read_png(nil) end, "[plot.read_png] argument 1 (path) must be a string")
+   err(function() ty.plot.nice_ticks(0 / 0, 1) end, "[plot.nice_ticks] lo and hi must be finite")
+   err(function() ty.plot.nice_ticks(0, 1, 1e9) end, "[plot.nice_ticks] n must be")
+end
+
 function T.every_function_is_documented()
    for _, name in ipairs{"line", "scatter", "histogram", "images", "confusion_matrix",
                          "heatmap", "figure", "curves", "term", "read_png", "nice_ticks"} do

@@ -27,6 +27,8 @@ $TYCHO bench/vk_matmul.lua --max "$MAX" --reps 5 > "$TMP/t_mm" 2>&1
 $PY bench/vk_matmul_peer.py --max "$MAX" --reps 5 > "$TMP/p_mm" 2>&1
 $TYCHO bench/vk_ops.lua --scale "$SCALE" > "$TMP/t_ops" 2>&1
 $PY bench/vk_ops_peer.py --scale "$SCALE" > "$TMP/p_ops" 2>&1
+$TYCHO bench/vk_nn.lua --scale "$SCALE" > "$TMP/t_nn" 2>&1
+$PY bench/vk_nn_peer.py --scale "$SCALE" > "$TMP/p_nn" 2>&1
 grep '^#' "$TMP/p_mm" | sed 's/^#/# torch /'
 $PY - "$TMP" <<'PYEOF'
 import sys, os
@@ -46,6 +48,9 @@ for k, v in tm.items():
     ratio = "%.2f" % (float(v[2]) / float(p[2])) if p else "-"
     print("%-32s %12.1f %12s %8s" % (k, float(v[2]), "%.1f" % float(p[2]) if p else "-", ratio))
 to, po = read("t_ops", 4), read("p_ops", 4)
+for k, v in read("t_nn", 4).items():
+    to[k] = v
+po.update(read("p_nn", 4))
 print("\n%-32s %12s %12s %8s %s" % ("op", "tycho", "torch", "ratio", "unit"))
 for k, v in to.items():
     p = po.get(k)
@@ -58,7 +63,7 @@ for k, v in to.items():
 print("\nratio: tycho / torch for rates (higher is better for tycho); "
       "for times (us) torch / tycho")
 PYEOF
-for f in t_mm t_ops; do
+for f in t_mm t_ops t_nn; do
     grep -iE 'error|fail' "$TMP/$f" | head -3
 done
 exit 0

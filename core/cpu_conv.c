@@ -388,6 +388,41 @@ int cpu_conv(ty_array *out)
         unstage(&xs);
         return -1;
     }
+    /* pointwise (1x1, stride 1, no padding): the staged input is already the
+     * column matrix of each sample, (Cg x P) with leading dimension P */
+    bool pointwise = g.K == 1;
+    for (int a = 0; a < 3; a++)
+        if (g.s[a] != 1 || g.id[a] != 1 || g.lo[a] != 0 || g.out[a] != g.in[a])
+            pointwise = false;
+    if (pointwise) {
+        float *tmp = direct ? NULL : malloc(sizeof(float) * (size_t)(g.Og * g.P));
+        if (!direct && !tmp) {
+            unstage(&xs);
+            unstage(&ws);
+            return ty__error("[conv] out of memory");
+        }
+        for (int64_t n = 0; n < g.N; n++) {
+            for (int64_t grp = 0; grp < g.G; grp++) {
+                size_t woff = (size_t)(grp * g.Og * g.Cg), xoff = (size_t)((n * g.C + grp * g.Cg) * g.P);
+                size_t ooff = (size_t)((n * g.O + grp * g.Og) * g.P);
+                if (f64)
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.Og, (int)g.P,
+                                (int)g.Cg, 1.0, (const double *)ws.p + woff, (int)g.Cg,
+                                (const double *)xs.p + xoff, (int)g.P, 0.0,
+                                (double *)out->buffer->data + ooff, (int)g.P);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.Og, (int)g.P,
+                                (int)g.Cg, 1.0f, (const float *)ws.p + woff, (int)g.Cg,
+                                (const float *)xs.p + xoff, (int)g.P, 0.0f,
+                                direct ? (float *)out->buffer->data + ooff : tmp, (int)g.P);
+                if (!direct) store_floats(out, (int64_t)ooff, tmp, g.Og * g.P);
+            }
+        }
+        free(tmp);
+        unstage(&xs);
+        unstage(&ws);
+        return 0;
+    }
     /* chunking: whole samples when one sample's columns fit, else rows of the
      * outer axis of one sample */
     int64_t per_sample = g.CgK * g.P;

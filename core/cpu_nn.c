@@ -23,6 +23,9 @@
 
 #define RUN 256
 
+/* OpenBLAS's thread count (weak: absent with another BLAS). */
+void openblas_set_num_threads(int) __attribute__((weak));
+
 static inline double ld(const void *data, ty_dtype dt, int64_t i)
 {
     if (dt == TY_FLOAT32) return ((const float *)data)[i];
@@ -169,10 +172,9 @@ int cpu_normalize(ty_array *out)
 /* ---------------------------------------------------------------- attention */
 
 #define ATT_BQ 64
-/* Per-batch work (Lq Lk (D + Dv)) from which one batch runs at a time with
- * multithreaded BLAS, instead of batches in parallel with BLAS calls inside
- * the pool's tasks (OpenBLAS's threads and the pool's then compete). */
-#define ATT_BIG (1 << 21)
+/* Workspace of one task (elements) past which batches run one at a time
+ * with multithreaded BLAS instead of (batch, query block) tasks in parallel. */
+#define ATT_BIG (1 << 24)
 /* Scores held at once in the one-batch path (elements). */
 #define ATT_CHUNK (1 << 22)
 
@@ -287,14 +289,24 @@ static int64_t batch_offset(const ty_array *a, int nb, int64_t b)
         int64_t ob = (b * c->lq + i0) * dv;                                                \
         for (int64_t t = 0; t < bq * dv; t++) st(od, c->out->dtype, ob + t, (double)O[t]); \
     }                                                                                      \
-    static void NAME##_block(const att_ctx *c, int64_t b, int64_t i0, int64_t bq, T *ws)   \
+    static void NAME##_block(att_ctx *c, int64_t b, int64_t i0, int64_t bq, T *ws)         \
     {                                                                                      \
-        T *Q = ws, *K = Q + bq * c->d, *V = K + c->lk * c->d, *S = V + c->lk * c->dv;      \
-        T *O = S + bq * c->lk;                                                             \
-        NAME##_kv(c, b, K, V);                                                             \
-        NAME##_scores(c, b, i0, bq, Q, K, S);                                              \
-        NAME##_rows(c, b, i0, S, 0, bq);                                                   \
-        NAME##_out(c, b, i0, bq, S, V, O);                                                 \
+        /* causal: keys past the block's last query's limit are masked for all */        \
+        int64_t lk = c->lk;                                                                \
+        if (c->causal) {                                                                   \
+            int64_t lim = i0 + bq + c->lk - c->lq;                                         \
+            if (lim < lk) lk = lim < 0 ? 0 : lim;                                          \
+        }                                                                                  \
+        att_ctx cc = *c;                                                                   \
+        cc.lk = lk;                                                                        \
+        cc.lq = c->lq - (c->lk - lk); /* keeps j <= i + lk - lq for the causal test */    \
+        T *Q = ws, *K = Q + bq * c->d, *V = K + lk * c->d, *S = V + lk * c->dv;            \
+        T *O = S + bq * lk;                                                                \
+        NAME##_kv(&cc, b, K, V);                                                           \
+        NAME##_scores(&cc, b, i0, bq, Q, K, S);                                            \
+        NAME##_rows(&cc, b, i0, S, 0, bq);                                                 \
+        cc.lq = c->lq;                                                                     \
+        NAME##_out(&cc, b, i0, bq, S, V, O);                                               \
     }
 
 ATT_KERNEL(att_f32, float, cblas_sgemm)
@@ -303,7 +315,7 @@ ATT_KERNEL(att_f64, double, cblas_dgemm)
 /* Small batches: tasks (batch, block of ATT_BQ queries) in parallel. */
 static void att_task(void *ctx, int64_t begin, int64_t end)
 {
-    const att_ctx *c = ctx;
+    att_ctx *c = ctx;
     bool f64 = c->out->dtype == TY_FLOAT64;
     size_t esize = f64 ? sizeof(double) : sizeof(float);
     size_t n = (size_t)(ATT_BQ * c->d + c->lk * c->d + c->lk * c->dv + ATT_BQ * c->lk +
@@ -353,8 +365,8 @@ int cpu_attention(ty_array *out)
     for (int d = 0; d < c.nb; d++) nbatch *= out->shape[d];
     bool f64 = out->dtype == TY_FLOAT64;
     size_t esize = f64 ? sizeof(double) : sizeof(float);
-    int64_t per_batch = c.lq * c.lk * (c.d + c.dv);
-    if (per_batch < ATT_BIG || pool_num_threads() <= 1) {
+    int64_t per_task = ATT_BQ * (c.d + c.lk + c.dv) + c.lk * (c.d + c.dv);
+    if (per_task < ATT_BIG) {
         c.nqb = (c.lq + ATT_BQ - 1) / ATT_BQ;
         size_t n = (size_t)(ATT_BQ * c.d + c.lk * c.d + c.lk * c.dv + ATT_BQ * c.lk +
                             ATT_BQ * c.dv);
@@ -363,7 +375,13 @@ int cpu_attention(ty_array *out)
         free(probe);
         int64_t work = ATT_BQ * c.lk * (c.d + c.dv);
         int64_t grain = work >= 65536 ? 1 : 65536 / (work > 0 ? work : 1);
-        pool_parallel_for(nbatch * c.nqb, grain, att_task, &c);
+        /* BLAS calls inside the pool's tasks run single-threaded: OpenBLAS's
+         * own threads would compete with the pool's */
+        int64_t ntasks = nbatch * c.nqb;
+        bool parallel = ntasks > grain && pool_num_threads() > 1;
+        if (parallel && openblas_set_num_threads) openblas_set_num_threads(1);
+        pool_parallel_for(ntasks, grain, att_task, &c);
+        if (parallel && openblas_set_num_threads) openblas_set_num_threads(pool_num_threads());
         return 0;
     }
     int64_t ch = c.lk > 0 ? ATT_CHUNK / c.lk : c.lq;

@@ -118,9 +118,10 @@ static int pool_resolve(const char *op, ty_array *x, int nsp, ty_pool_kind kind,
                              "(input %s)", op, sx);
         if (kind == TY_POOL_AVG && o->dilation[d] != 1)
             return ty__error("[%s] average pooling has no dilation (input %s)", op, sx);
-        if (o->pad_lo[d] > k / 2 || o->pad_hi[d] > k / 2)
-            return ty__error("[%s] padding should be at most half the kernel size, got "
-                             "padding %lld for kernel %lld (input %s)", op,
+        int64_t half = k / 2;                                  /* as PyTorch */
+        if (o->pad_lo[d] > half || o->pad_hi[d] > half)
+            return ty__error("[%s] padding should be at most half the kernel size, "
+                             "got padding %lld for kernel %lld (input %s)", op,
                              (long long)(o->pad_lo[d] > o->pad_hi[d] ? o->pad_lo[d]
                                                                      : o->pad_hi[d]),
                              (long long)k, sx);

@@ -63,10 +63,11 @@ static int no_f64(const ty_array *out)
     return 0;
 }
 
-/* A power-of-two workgroup size for about `work` elements per group. */
-static uint32_t wg_for(const vk_device_facts *f, int64_t work)
+/* Enough invocations to keep up to 8 values each in registers (64..1024). */
+static uint32_t wg_cached(const vk_device_facts *f, int64_t n)
 {
-    uint32_t wg = work >= 4096 ? 256 : work >= 512 ? 128 : 64;
+    uint32_t wg = 64;
+    while (wg < 1024 && (int64_t)wg * 8 < n) wg <<= 1;
     if (wg > f->max_workgroup_size) wg = f->max_workgroup_size;
     if (wg < f->subgroup_size) wg = f->subgroup_size;
     return wg;
@@ -89,8 +90,18 @@ int vk_normalize(ty_array *out)
     for (int i = 0; i < pp->naxes; i++) red[pp->axes[i]] = true;
     for (int d = 0; d < x->ndim; d++) {
         if (red[d]) {
-            p.m *= x->shape[d];
-            p.rshape[p.rn] = x->shape[d];
+            int64_t s = x->shape[d];
+            p.m *= s;
+            if (s == 1) continue;
+            /* merged with the previous reduced dim when both layouts allow */
+            if (p.rn > 0 && p.rxs[p.rn - 1] == x->strides[d] * s &&
+                p.ros[p.rn - 1] == out->strides[d] * s) {
+                p.rshape[p.rn - 1] *= s;
+                p.rxs[p.rn - 1] = x->strides[d];
+                p.ros[p.rn - 1] = out->strides[d];
+                continue;
+            }
+            p.rshape[p.rn] = s;
             p.rxs[p.rn] = x->strides[d];
             p.ros[p.rn] = out->strides[d];
             p.rn++;
@@ -101,9 +112,13 @@ int vk_normalize(ty_array *out)
             p.kn++;
         }
     }
+    if (p.rn == 0) {                   /* every reduced axis has size 1 */
+        p.rshape[0] = 1;
+        p.rn = 1;
+    }
     p.ngroups = out->size / p.m;
     const vk_device_facts *f = vk_facts(out->device.index);
-    uint32_t wg = wg_for(f, p.m);
+    uint32_t wg = wg_cached(f, p.m);
     int32_t spec[3] = {x->dtype, out->dtype, use_subgroups(f)};
     ty_buffer *reads[1] = {x->buffer};
     return vk_dispatch_out(out, "norm", spec, 3, wg, &p, sizeof p, (uint64_t)p.ngroups * wg,
@@ -138,7 +153,7 @@ int vk_softmax_cross_entropy(ty_array *out)
     p.op = (uint32_t)node->op;
     const vk_device_facts *f = vk_facts(out->device.index);
     bool thread = p.ncls <= 64;
-    uint32_t wg = thread ? 64 : wg_for(f, p.ncls);
+    uint32_t wg = thread ? 64 : wg_cached(f, p.ncls);
     int32_t spec[5] = {x->dtype, y->dtype, out->dtype, use_subgroups(f), thread};
     ty_buffer *reads[2] = {x->buffer, y->buffer};
     uint64_t inv = thread ? (uint64_t)p.nrows : (uint64_t)p.nrows * wg;

@@ -10,28 +10,49 @@
 local ty = require "tycho"
 local nn = ty.nn
 
+local USAGE = "usage: tycho examples/fashion_mlp.lua [--epochs N] [--quick] [--lr X] " ..
+   "[--dropout P] [--out DIR]"
+-- a mistake on the command line: the message and the usage, exit status 2
+local function usage_error(msg)
+   io.stderr:write("fashion_mlp: ", msg, "\n", USAGE, "\n")
+   os.exit(2)
+end
+
 local epochs, quick, lr, dropout, out = 10, false, 1e-3, 0.2, "."
 local i = 1
 local function value(name)
    local v = arg[i + 1]
-   if v == nil then error("option " .. name .. " needs a value", 0) end
+   if v == nil then usage_error("option " .. name .. " needs a value") end
    i = i + 1
    return v
 end
 while arg and arg[i] do
    local a = arg[i]
-   if a == "--epochs" then epochs = math.tointeger(tonumber(value(a)))
+   if a == "--epochs" then
+      epochs = math.tointeger(tonumber(value(a)))
+      if not epochs or epochs < 1 then usage_error("--epochs needs a positive integer") end
    elseif a == "--quick" then quick = true; epochs = 1
-   elseif a == "--lr" then lr = tonumber(value(a))
-   elseif a == "--dropout" then dropout = tonumber(value(a))
+   elseif a == "--lr" then
+      lr = tonumber(value(a))
+      if not lr or lr <= 0 then usage_error("--lr needs a positive number") end
+   elseif a == "--dropout" then
+      dropout = tonumber(value(a))
+      if not dropout or dropout < 0 or dropout >= 1 then
+         usage_error("--dropout needs a number in [0, 1)")
+      end
    elseif a == "--out" then out = value(a)
-   else
-      error("unknown option " .. a .. " (expected --epochs N, --quick, --lr X, --dropout P, " ..
-            "--out DIR)", 0)
-   end
+   elseif a == "-h" or a == "--help" then print(USAGE) os.exit(0)
+   else usage_error("unknown option " .. a) end
    i = i + 1
 end
-if not epochs or epochs < 1 then error("--epochs needs a positive integer", 0) end
+-- the output directory must be writable before ten epochs are spent
+do
+   local probe = out .. "/.fashion_mlp_probe"
+   local f = io.open(probe, "wb")
+   if not f then usage_error("--out " .. out .. ": not a writable directory") end
+   f:close()
+   os.remove(probe)
+end
 
 local t0 = ty.time()
 ty.random.seed(0)

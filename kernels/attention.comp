@@ -6,7 +6,9 @@
 // shared memory; each invocation keeps its scores for the tile, a running
 // maximum m, a running sum l and DC f32 accumulators (online softmax: the
 // accumulators are rescaled by exp(m_old - m_new)). Output features are
-// done DC at a time (scores recomputed per chunk when Dv > DC). Masks:
+// done DC at a time (scores recomputed per chunk when Dv > DC); q stays in
+// registers when D <= DC; with causal masking, key tiles past the tile's
+// last query are skipped. Masks:
 // causal keeps key j for query i when j <= i + Lk - Lq; a bool mask keeps
 // where true; a float mask is added. A query with no kept key writes zeros.
 #include "common.glsl"
@@ -59,11 +61,22 @@ void main()
     float scale = p.scale;
     int64_t last = ii + lk - lq;               // causal: last kept key
 
+    // causal: keys past the tile's last query's limit are masked for all
+    int64_t klim = lk;
+    if (p.causal != 0) {
+        int64_t lastq = min((tile % nqb) * wg + wg, lq) - 1l;
+        klim = clamp(lastq + lk - lq + 1l, 0l, lk);
+    }
+    // q in registers when it fits in one chunk
+    bool qreg = d <= DC;
+    float qv[DC];
+    for (int e = 0; e < DC; e++) qv[e] = qreg && e < d ? load_f(p.q, QDT, qo + e * p.qcs) : 0.0;
+
     for (int64_t c0 = 0l; c0 < dv; c0 += DC) {
         float m = NEG_INF, l = 0.0;
         float acc[DC];
         for (int e = 0; e < DC; e++) acc[e] = 0.0;
-        for (int64_t j0 = 0l; j0 < lk; j0 += BK) {
+        for (int64_t j0 = 0l; j0 < klim; j0 += BK) {
             float s[BK];
             for (int jj = 0; jj < BK; jj++) s[jj] = 0.0;
             for (int64_t d0 = 0l; d0 < d; d0 += DC) {
@@ -76,8 +89,9 @@ void main()
                 }
                 barrier();
                 for (int e = 0; e < DC; e++) {
-                    float qv = d0 + e < d ? load_f(p.q, QDT, qo + (d0 + e) * p.qcs) : 0.0;
-                    for (int jj = 0; jj < BK; jj++) s[jj] += qv * Ks[jj * DC + e];
+                    float qe = qreg ? qv[e]
+                                    : (d0 + e < d ? load_f(p.q, QDT, qo + (d0 + e) * p.qcs) : 0.0);
+                    for (int jj = 0; jj < BK; jj++) s[jj] += qe * Ks[jj * DC + e];
                 }
             }
             float tmax = NEG_INF;

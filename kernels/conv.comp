@@ -5,10 +5,13 @@
 // with r = (c, tap) over C/groups x kernel taps and X read on the fly from
 // the input (stride, padding lo, dilation, input dilation, flip), zeros
 // outside. A workgroup computes a BM x BN block of (rows x columns), walking
-// r in steps of BK through shared-memory tiles; each invocation owns a
-// TM x TN register tile, its rows TY and columns TX apart (conflict-free
-// shared reads, coalesced stores). float32 accumulation; float16/bfloat16 through the
-// load/store helpers of common.glsl. The host (core/vk_kernels_conv.c)
+// r in steps of BK through shared-memory tiles; the BK taps of a step are
+// decoded once into shared memory (channel, per-axis tap offsets, weight
+// offset), so loads need no division. Each invocation owns a TM x TN
+// register tile in groups of 4 rows / 4 columns, 4*TY rows and 4*TX columns
+// apart, read from shared memory as vec4s (conflict-free). float32
+// accumulation; float16/bfloat16 through the load/store helpers of
+// common.glsl. The host (core/vk_kernels_conv.c)
 // picks the tile from the device limits; it guarantees NT % BN == 0 and
 // NT % BK == 0 (so each invocation's B column and A k-offset are fixed), and
 // that every index fits 32 bits except the final element offsets.
@@ -39,12 +42,16 @@ layout(buffer_reference, std430, buffer_reference_align = 8) buffer Params {
 
 const int NT = (BM / TM) * (BN / TN);
 const int TX = BN / TN;                 // invocations along the columns
-const int TY = BM / TM;
+const int TY = BM / TM;                 // (TM, TN multiples of 4)
 const int LA = BM * BK / NT;            // A elements per invocation
 const int LB = BN * BK / NT;
 
-shared float As[BK][BM];
-shared float Bs[BK][BN];
+shared vec4 As[BK][BM / 4];             // k-major, 4 rows per vec4
+shared vec4 Bs[BK][BN / 4];
+// the taps of the current step, decoded once (Tc < 0: past the range)
+shared int Tc[BK];
+shared ivec3 Tu[BK];                    // tap offsets (flipped, dilated) per axis
+shared int64_t Tw[BK];                  // weight element offset of the tap
 
 void main()
 {
@@ -76,76 +83,93 @@ void main()
     int64_t wbase = int64_t(g * p.Og) * p.ws[0];
     int k12 = p.k[1] * p.k[2];
 
-    float acc[TM][TN];
+    vec4 acc[TM][TN / 4];               // acc[row r][column group h]
     [[unroll]] for (int i = 0; i < TM; i++)
-        [[unroll]] for (int j = 0; j < TN; j++) acc[i][j] = 0.0;
+        [[unroll]] for (int j = 0; j < TN / 4; j++) acc[i][j] = vec4(0.0);
 
     for (int r0 = rbeg; r0 < rend; r0 += BK) {
-        // A tile: W[g*Og + row, r] (row-major over taps)
-        {
-            int r = r0 + akk;
-            int c = r / p.K, t = r % p.K;
-            int t0 = t / k12, t1 = (t / p.k[2]) % p.k[1], t2 = t % p.k[2];
-            int64_t woff = int64_t(c) * p.ws[1] + int64_t(t0) * p.ws[2] +
-                           int64_t(t1) * p.ws[3] + int64_t(t2) * p.ws[4];
-            [[unroll]] for (int q = 0; q < LA; q++) {
-                int row = ar0 + q * (NT / BK);
-                float v = 0.0;
-                if (r < rend && row0 + row < p.Og)
-                    v = load_f(p.w, DT, wbase + int64_t(row0 + row) * p.ws[0] + woff);
-                As[akk][row] = v;
-            }
-        }
-        // B tile: the input element of tap r for column (n, p)
-        [[unroll]] for (int q = 0; q < LB; q++) {
-            int kk = bk0 + q * (NT / BN);
-            int r = r0 + kk;
-            float v = 0.0;
-            if (bvalid && r < rend) {
+        // decode the BK taps of this step once: channel, tap offsets, weight offset
+        if (tid < BK) {
+            int r = r0 + tid;
+            if (r < rend) {
                 int c = r / p.K, t = r % p.K;
                 int t0 = t / k12, t1 = (t / p.k[2]) % p.k[1], t2 = t % p.k[2];
+                Tw[tid] = int64_t(c) * p.ws[1] + int64_t(t0) * p.ws[2] +
+                          int64_t(t1) * p.ws[3] + int64_t(t2) * p.ws[4];
                 if (p.flip != 0) {
                     t0 = p.k[0] - 1 - t0;
                     t1 = p.k[1] - 1 - t1;
                     t2 = p.k[2] - 1 - t2;
                 }
-                int u0 = base0 + t0 * p.d[0], u1 = base1 + t1 * p.d[1],
-                    u2 = base2 + t2 * p.d[2];
-                bool ok = u0 >= 0 && u1 >= 0 && u2 >= 0;
-                if (ok && p.id[0] != 1) { ok = u0 % p.id[0] == 0; u0 /= p.id[0]; }
-                if (ok && p.id[1] != 1) { ok = u1 % p.id[1] == 0; u1 /= p.id[1]; }
-                if (ok && p.id[2] != 1) { ok = u2 % p.id[2] == 0; u2 /= p.id[2]; }
-                ok = ok && u0 < p.in_[0] && u1 < p.in_[1] && u2 < p.in_[2];
-                if (ok)
-                    v = load_f(p.x, DT, xbase + int64_t(c) * p.xs[1] + int64_t(u0) * p.xs[2] +
-                                            int64_t(u1) * p.xs[3] + int64_t(u2) * p.xs[4]);
+                Tc[tid] = c;
+                Tu[tid] = ivec3(t0 * p.d[0], t1 * p.d[1], t2 * p.d[2]);
+            } else {
+                Tc[tid] = -1;
             }
-            Bs[kk][bj] = v;
+        }
+        barrier();
+        // A tile: W[g*Og + row, r] (row-major over taps)
+        {
+            bool aok = Tc[akk] >= 0;
+            int64_t woff = Tw[akk];
+            [[unroll]] for (int q = 0; q < LA; q++) {
+                int row = ar0 + q * (NT / BK);
+                float v = 0.0;
+                if (aok && row0 + row < p.Og)
+                    v = load_f(p.w, DT, wbase + int64_t(row0 + row) * p.ws[0] + woff);
+                As[akk][row >> 2][row & 3] = v;
+            }
+        }
+        // B tile: the input element of tap r for column (n, p)
+        [[unroll]] for (int q = 0; q < LB; q++) {
+            int kk = bk0 + q * (NT / BN);
+            int c = Tc[kk];
+            float v = 0.0;
+            if (bvalid && c >= 0) {
+                ivec3 u = ivec3(base0, base1, base2) + Tu[kk];
+                bool ok = u.x >= 0 && u.y >= 0 && u.z >= 0;
+                if (p.id[0] != 1 || p.id[1] != 1 || p.id[2] != 1) {
+                    ok = ok && u.x % p.id[0] == 0 && u.y % p.id[1] == 0 && u.z % p.id[2] == 0;
+                    u = ivec3(u.x / p.id[0], u.y / p.id[1], u.z / p.id[2]);
+                }
+                ok = ok && u.x < p.in_[0] && u.y < p.in_[1] && u.z < p.in_[2];
+                if (ok)
+                    v = load_f(p.x, DT, xbase + int64_t(c) * p.xs[1] + int64_t(u.x) * p.xs[2] +
+                                            int64_t(u.y) * p.xs[3] + int64_t(u.z) * p.xs[4]);
+            }
+            Bs[kk][bj >> 2][bj & 3] = v;
         }
         barrier();
         [[unroll]] for (int kk = 0; kk < BK; kk++) {
-            float a[TM], b[TN];
-            [[unroll]] for (int i = 0; i < TM; i++) a[i] = As[kk][ty + i * TY];
-            [[unroll]] for (int j = 0; j < TN; j++) b[j] = Bs[kk][tx + j * TX];
-            [[unroll]] for (int i = 0; i < TM; i++)
-                [[unroll]] for (int j = 0; j < TN; j++) acc[i][j] += a[i] * b[j];
+            vec4 a[TM / 4], b[TN / 4];
+            [[unroll]] for (int i = 0; i < TM / 4; i++) a[i] = As[kk][i * TY + ty];
+            [[unroll]] for (int j = 0; j < TN / 4; j++) b[j] = Bs[kk][j * TX + tx];
+            [[unroll]] for (int i = 0; i < TM / 4; i++)
+                [[unroll]] for (int r = 0; r < 4; r++)
+                    [[unroll]] for (int j = 0; j < TN / 4; j++)
+                        acc[i * 4 + r][j] += a[i][r] * b[j];
         }
         barrier();
     }
 
-    [[unroll]] for (int j = 0; j < TN; j++) {
-        int col = col0 + tx + j * TX;
-        if (col >= p.ncols) continue;
-        int n = col / p.P, pp = col % p.P;
-        [[unroll]] for (int i = 0; i < TM; i++) {
-            int row = row0 + ty + i * TY;
-            if (row >= p.Og) continue;
-            int64_t o = (int64_t(n) * p.O + int64_t(g * p.Og + row)) * p.P + pp;
-            if (p.nsplit > 1)
-                BufF32(p.partial + uint64_t((int64_t(split) * p.N * p.O * p.P + o) * 4l)).v[0] =
-                    acc[i][j];
-            else
-                store_f(p.dst, DT, o, acc[i][j]);
+    [[unroll]] for (int j = 0; j < TN / 4; j++) {
+        [[unroll]] for (int e = 0; e < 4; e++) {
+            int col = col0 + (j * TX + tx) * 4 + e;
+            if (col >= p.ncols) continue;
+            int n = col / p.P, pp = col % p.P;
+            [[unroll]] for (int i = 0; i < TM / 4; i++) {
+                [[unroll]] for (int r = 0; r < 4; r++) {
+                    int row = row0 + (i * TY + ty) * 4 + r;
+                    if (row >= p.Og) continue;
+                    int64_t o = (int64_t(n) * p.O + int64_t(g * p.Og + row)) * p.P + pp;
+                    float v = acc[i * 4 + r][j][e];
+                    if (p.nsplit > 1)
+                        BufF32(p.partial + uint64_t((int64_t(split) * p.N * p.O * p.P + o) * 4l))
+                            .v[0] = v;
+                    else
+                        store_f(p.dst, DT, o, v);
+                }
+            }
         }
     }
 }

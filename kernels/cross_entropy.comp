@@ -5,7 +5,8 @@
 // not ignore_index is reported through the status block (as take does) and
 // the row gets 0.
 //   MODE_GROUP:  one workgroup per row (long rows), combined with subgroup
-//                ops where SUBGROUP, else a shared-memory tree.
+//                ops where SUBGROUP, else a shared-memory tree; a row of at
+//                most VPT values per invocation is read once (registers).
 //   MODE_THREAD: one invocation per row (short rows).
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -14,6 +15,7 @@
 
 #define MODE_GROUP 0
 #define MODE_THREAD 1
+#define VPT 8                                   // values kept per invocation
 
 layout(constant_id = 1) const int XDT = DT_FLOAT32;
 layout(constant_id = 2) const int LDT = DT_INT32;
@@ -100,10 +102,25 @@ void main()
         return;
     }
     int64_t wg = int64_t(gl_WorkGroupSize.x), lid = int64_t(gl_LocalInvocationID.x);
-    for (int64_t c = lid; c < n; c += wg) m = max_nan(m, load_f(p.x, XDT, xb + c * cs));
+    bool cached = n <= wg * VPT;
+    float vals[VPT];
+    if (cached) {
+        for (int k = 0; k < VPT; k++) {
+            int64_t c = lid + k * wg;
+            vals[k] = c < n ? load_f(p.x, XDT, xb + c * cs) : NEG_INF;
+            m = max_nan(m, vals[k]);
+        }
+    } else {
+        for (int64_t c = lid; c < n; c += wg) m = max_nan(m, load_f(p.x, XDT, xb + c * cs));
+    }
     m = combine_group(m, true);
     float shift = isinf(m) ? 0.0 : m;
-    for (int64_t c = lid; c < n; c += wg) s += exp(load_f(p.x, XDT, xb + c * cs) - shift);
+    if (cached) {
+        for (int k = 0; k < VPT; k++)
+            if (lid + k * wg < n) s += exp(vals[k] - shift);
+    } else {
+        for (int64_t c = lid; c < n; c += wg) s += exp(load_f(p.x, XDT, xb + c * cs) - shift);
+    }
     s = combine_group(s, false);
     if (lid == 0l) store_f(p.dst, ODT, int64_t(row), log(s) + shift - load_f(p.x, XDT, xb + j * cs));
 }

@@ -1,9 +1,11 @@
 #version 450
 // norm.comp -- normalize: (x - mean) / sqrt(var + eps) or x / sqrt(mean(x^2) + eps)
 // over any set of axes (core/vk_kernels_nn.c). One workgroup per group of
-// the kept axes: two reading passes (mean, then the sum of squared
-// deviations, both combined over the workgroup with subgroup ops where
-// SUBGROUP, else a shared-memory tree), then one writing pass. Elements are
+// the kept axes: the mean, then the sum of squared deviations (no
+// cancellation), both combined over the workgroup with subgroup ops where
+// SUBGROUP (else a shared-memory tree), then the write. A group of at most
+// VPT values per invocation is read once and kept in registers; larger ones
+// are read three times. Elements are
 // reached by strided indexing over the kept and the reduced dims, so any
 // axis set and any input strides work; the output is contiguous.
 #extension GL_KHR_shader_subgroup_basic : require
@@ -48,6 +50,8 @@ float group_sum(float v)
     return r;
 }
 
+#define VPT 8                                   // values kept per invocation
+
 void main()
 {
     Params p = Params(pc.params);
@@ -60,24 +64,54 @@ void main()
         rshape[d] = p.rshape[d]; rxs[d] = p.rxs[d]; ros[d] = p.ros[d];
     }
     int kn = p.kn, rn = p.rn;
+    bool one = rn == 1;                        // one reduced dim: no divisions
     int64_t m = p.m, wg = int64_t(gl_WorkGroupSize.x), lid = int64_t(gl_LocalInvocationID.x);
     int64_t xb = strided_offset(g, kn, kshape, kxs);
     int64_t ob = strided_offset(g, kn, kshape, kos);
-    float mean = 0.0;
-    if (p.rms == 0) {
-        float s = 0.0;
+    bool cached = m <= wg * VPT;
+    float vals[VPT];
+    float mean = 0.0, s = 0.0;
+    if (cached) {
+        for (int k = 0; k < VPT; k++) {
+            int64_t j = lid + k * wg;
+            vals[k] = 0.0;
+            if (j < m) {
+                int64_t o = one ? j * rxs[0] : strided_offset(uint64_t(j), rn, rshape, rxs);
+                vals[k] = load_f(p.x, XDT, xb + o);
+            }
+            s += vals[k];
+        }
+    } else if (p.rms == 0) {
         for (int64_t j = lid; j < m; j += wg)
-            s += load_f(p.x, XDT, xb + strided_offset(uint64_t(j), rn, rshape, rxs));
-        mean = group_sum(s) / float(m);
+            s += load_f(p.x, XDT, xb + (one ? j * rxs[0] : strided_offset(uint64_t(j), rn, rshape, rxs)));
     }
+    if (p.rms == 0) mean = group_sum(s) / float(m);
     float ss = 0.0;
-    for (int64_t j = lid; j < m; j += wg) {
-        float v = load_f(p.x, XDT, xb + strided_offset(uint64_t(j), rn, rshape, rxs)) - mean;
-        ss += v * v;
+    if (cached) {
+        for (int k = 0; k < VPT; k++) {
+            float v = vals[k] - mean;
+            if (lid + k * wg < m) ss += v * v;
+        }
+    } else {
+        for (int64_t j = lid; j < m; j += wg) {
+            float v = load_f(p.x, XDT, xb + (one ? j * rxs[0] : strided_offset(uint64_t(j), rn, rshape, rxs))) - mean;
+            ss += v * v;
+        }
     }
     float r = inversesqrt(group_sum(ss) / float(m) + p.eps);
-    for (int64_t j = lid; j < m; j += wg) {
-        float v = load_f(p.x, XDT, xb + strided_offset(uint64_t(j), rn, rshape, rxs));
-        store_f(p.dst, ODT, ob + strided_offset(uint64_t(j), rn, rshape, ros), (v - mean) * r);
+    if (cached) {
+        for (int k = 0; k < VPT; k++) {
+            int64_t j = lid + k * wg;
+            if (j < m) {
+                int64_t o = one ? j * ros[0] : strided_offset(uint64_t(j), rn, rshape, ros);
+                store_f(p.dst, ODT, ob + o, (vals[k] - mean) * r);
+            }
+        }
+    } else {
+        for (int64_t j = lid; j < m; j += wg) {
+            float v = load_f(p.x, XDT, xb + (one ? j * rxs[0] : strided_offset(uint64_t(j), rn, rshape, rxs)));
+            int64_t o = one ? j * ros[0] : strided_offset(uint64_t(j), rn, rshape, ros);
+            store_f(p.dst, ODT, ob + o, (v - mean) * r);
+        }
     }
 }

@@ -1,7 +1,7 @@
 /*
  * ops_conv.c -- convolution and pooling for Lua: ty.conv_general,
  * ty.conv1d/2d/3d, ty.conv_transpose1d/2d/3d, ty.max_pool1d/2d/3d,
- * ty.avg_pool1d/2d/3d, ty.adaptive_avg_pool1d/2d, ty.adaptive_max_pool1d/2d
+ * ty.avg_pool1d/2d/3d, ty.adaptive_avg_pool1d/2d/3d, ty.adaptive_max_pool1d/2d/3d
  * (PyTorch semantics and layouts: NCL, NCHW, NCDHW; a missing batch axis is
  * accepted). Intermediate arrays are pushed on the Lua stack as soon as they
  * exist, so a raised error never leaks them.
@@ -487,13 +487,21 @@ static const lty_arg_fn conv_functions[] = {
      "[floor(i*L/out), ceil((i+1)*L/out)) of x (N, C, L), as PyTorch.", true},
     {"adaptive_avg_pool2d", l_adaptive_pool,
      "ty.adaptive_avg_pool2d(x, out_size) -> array\n  Average over PyTorch's adaptive bins "
-     "of x (N, C, H, W); out_size a number or {h, w} (nil keeps the input size).", true},
+     "of x (N, C, H, W); out_size a number or {h, w} (nil keeps the input size). When the "
+     "sizes divide, one pooling kernel; otherwise slices and reductions per axis.", true},
     {"adaptive_max_pool1d", l_adaptive_pool,
      "ty.adaptive_max_pool1d(x, out_size) -> array\n  Maximum over out_size bins "
      "[floor(i*L/out), ceil((i+1)*L/out)) of x (N, C, L), as PyTorch.", true},
     {"adaptive_max_pool2d", l_adaptive_pool,
      "ty.adaptive_max_pool2d(x, out_size) -> array\n  Maximum over PyTorch's adaptive bins "
-     "of x (N, C, H, W); out_size a number or {h, w}.", true},
+     "of x (N, C, H, W); out_size a number or {h, w}. Ties: the first maximum gets the "
+     "gradient when the sizes divide, else the tied maxima share it.", true},
+    {"adaptive_avg_pool3d", l_adaptive_pool,
+     "ty.adaptive_avg_pool3d(x, out_size) -> array\n  Average over PyTorch's adaptive bins "
+     "of x (N, C, D, H, W); out_size a number or {d, h, w}.", true},
+    {"adaptive_max_pool3d", l_adaptive_pool,
+     "ty.adaptive_max_pool3d(x, out_size) -> array\n  Maximum over PyTorch's adaptive bins "
+     "of x (N, C, D, H, W); out_size a number or {d, h, w}.", true},
     {NULL, NULL, NULL, false},
 };
 

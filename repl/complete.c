@@ -9,8 +9,8 @@
  *   x.sh<TAB>     the fields of an array x (shape, dtype, ...)
  *   f(x):me<TAB>  after an expression that is not a name, array methods
  *
- * Names starting with "__" (ty.__doc) are offered only for a part that
- * starts with "_".
+ * Names starting with "_" (ty.__doc, a module's private m._order) are
+ * offered only for a part that starts with "_".
  *
  * Inside a string literal, file names are completed instead. Lookups run in
  * protected mode: a failing __index means no candidates, never a crash.
@@ -84,7 +84,7 @@ static void add_keys(lua_State *L, int t, const char *prefix, const char *part,
             size_t klen;
             const char *key = lua_tolstring(L, -2, &klen);
             if (klen >= plen && strncmp(key, part, plen) == 0 && is_identifier(key, klen)
-                && strlen(key) == klen && (strncmp(key, "__", 2) != 0 || part[0] == '_')
+                && strlen(key) == klen && (key[0] != '_' || part[0] == '_')
                 && (!methods_only || lua_type(L, -1) == LUA_TFUNCTION))
                 add_candidate(L, prefix, key);
         }

@@ -133,6 +133,35 @@ static int find_doc_of_method(lua_State *L, int idx)
     return 0;
 }
 
+/* The doc of an object without one of its own (a module instance, an
+ * optimizer, a History): that of its class, the metatable or the table its
+ * __index leads to, a few levels up (nn.Linear for nn.Linear(3, 2)). */
+static int find_doc_of_class(lua_State *L, int idx)
+{
+    int top = lua_gettop(L);
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE && lua_type(L, idx) != LUA_TUSERDATA) return 0;
+    lua_pushvalue(L, idx);
+    for (int depth = 0; depth < 4; depth++) {
+        if (!lua_getmetatable(L, -1)) break;
+        if (find_doc_of_value(L, -1)) {
+            lua_replace(L, top + 1);
+            lua_settop(L, top + 1);
+            return 1;
+        }
+        lua_pushliteral(L, "__index");
+        if (lua_rawget(L, -2) == LUA_TTABLE && find_doc_of_value(L, -1)) {
+            lua_replace(L, top + 1);
+            lua_settop(L, top + 1);
+            return 1;
+        }
+        lua_pop(L, 1);                 /* __index */
+        lua_remove(L, -2);             /* the previous value: walk up from the metatable */
+    }
+    lua_settop(L, top);
+    return 0;
+}
+
 /* lua_CFunction(name): the value a dotted name ("ty.matmul", "x:sum")
  * denotes, looked up from the globals, then in ty; nil if none. */
 static int resolve_name(lua_State *L)
@@ -351,7 +380,7 @@ static int help(lua_State *L)
             return 0;
         }
     }
-    if (find_doc_of_value(L, 1) || find_doc_of_method(L, 1)) {
+    if (find_doc_of_value(L, 1) || find_doc_of_method(L, 1) || find_doc_of_class(L, 1)) {
         size_t n;
         const char *doc = lua_tolstring(L, -1, &n);
         fwrite(doc, 1, n, stdout);

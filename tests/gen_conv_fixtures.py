@@ -45,6 +45,8 @@ conv("c2_same", "conv2d", (1, 2, 5, 6), (3, 2, 2, 3), False, {"padding": "same"}
      {"padding": "same"})
 conv("c2_valid", "conv2d", (2, 1, 5, 5), (2, 1, 5, 5), True, {"padding": "valid"},
      {"padding": "valid"})
+conv("c2_pointwise", "conv2d", (2, 6, 5, 4), (4, 3, 1, 1), True, {"groups": 2},
+     {"groups": 2})
 conv("c3_basic", "conv3d", (1, 2, 5, 4, 6), (3, 2, 2, 3, 2), True,
      {"stride": 2, "padding": 1}, {"stride": 2, "padding": 1})
 conv("c3_groups", "conv3d", (2, 4, 4, 4, 3), (4, 2, 3, 2, 2), False, {"groups": 2},
@@ -97,6 +99,10 @@ pool("aap2_div", "adaptive_avg_pool2d", (2, 3, 8, 8), 4)
 pool("amp1", "adaptive_max_pool1d", (2, 3, 10), 3)
 pool("amp2", "adaptive_max_pool2d", (2, 3, 7, 9), [3, 4])
 pool("amp2_div", "adaptive_max_pool2d", (2, 3, 8, 6), [4, 3])
+pool("aap3", "adaptive_avg_pool3d", (1, 2, 5, 4, 6), [2, 3, 4])
+pool("amp3", "adaptive_max_pool3d", (1, 2, 6, 5, 4), [3, 2, 4])
+pool("mp2_dil_pad", "max_pool2d", (1, 2, 9, 9), 3, {"dilation": 2, "padding": 1},
+     {"dilation": 2, "padding": 1})
 
 
 def lua_value(v):

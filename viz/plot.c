@@ -32,6 +32,14 @@ int viz_nice_ticks(double lo, double hi, int target, double *out, int max)
         return 1;
     }
     if (target < 2) target = 2;
+    if (!isfinite(hi - lo)) {
+        /* a span past the double range: the ends and the middle */
+        int n = 0;
+        out[n++] = lo;
+        if (max > 2) out[n++] = lo * 0.5 + hi * 0.5;
+        if (max > 1) out[n++] = hi;
+        return n;
+    }
     double raw = (hi - lo) / (target - 1);
     double mag = pow(10.0, floor(log10(raw)));
     double f = raw / mag;
@@ -109,6 +117,14 @@ typedef struct axis {
     double step;
 } axis;
 
+/* (v - lo) / (hi - lo), with halves so that spans past the double range
+ * (hi - lo = inf) stay finite; halving is exact, so results are unchanged
+ * otherwise. */
+static double frac(double v, double lo, double hi)
+{
+    return (v * 0.5 - lo * 0.5) / (hi * 0.5 - lo * 0.5);
+}
+
 static void axis_setup(axis *ax, double lo, double hi, bool pad, int target)
 {
     if (!(lo <= hi)) lo = 0, hi = 1;
@@ -116,8 +132,8 @@ static void axis_setup(axis *ax, double lo, double hi, bool pad, int target)
         double d = lo != 0 ? fabs(lo) * 0.1 : 0.5;
         lo -= d, hi += d;
     } else if (pad) {
-        double d = (hi - lo) * 0.04;
-        lo -= d, hi += d;
+        double d = (hi * 0.5 - lo * 0.5) * 0.08;
+        if (isfinite(lo - d) && isfinite(hi + d)) lo -= d, hi += d;
     }
     ax->lo = lo, ax->hi = hi;
     ax->nticks = viz_nice_ticks(lo, hi, target, ax->ticks, 32);
@@ -195,8 +211,8 @@ static void draw_xy(ctx *c, const viz_panel *p, double x0, double y0, double w, 
     double ax = x0 + left, ay = y0 + bottom, aw = w - left - right, ah = h - top - bottom;
     if (aw < 10) aw = 10;
     if (ah < 10) ah = 10;
-#define MX(v) (ax + ((v) - X.lo) / (X.hi - X.lo) * aw)
-#define MY(v) (ay + ((v) - Y.lo) / (Y.hi - Y.lo) * ah)
+#define MX(v) (ax + frac((v), X.lo, X.hi) * aw)
+#define MY(v) (ay + frac((v), Y.lo, Y.hi) * ah)
 
     /* grid */
     pl_flinewidth_r(c->pl, 1);
@@ -356,7 +372,7 @@ static void draw_xy(ctx *c, const viz_panel *p, double x0, double y0, double w, 
 
 static int gray8(double v, double lo, double hi)
 {
-    double t = hi > lo ? (v - lo) / (hi - lo) : 0;
+    double t = hi > lo ? frac(v, lo, hi) : 0;
     if (!(t >= 0)) t = 0; /* NaN too */
     if (t > 1) t = 1;
     return (int)lround(t * 255);

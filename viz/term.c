@@ -114,6 +114,16 @@ static void line(canvas *cv, int x0, int y0, int x1, int y1, int k)
     }
 }
 
+/* The dot (0..n-1) of v in [lo, hi]: halves keep spans past the double range
+ * finite, and the result is clamped (never a wild Bresenham walk). */
+static int map_dot(double v, double lo, double hi, int n, bool from_top)
+{
+    double t = (from_top ? hi * 0.5 - v * 0.5 : v * 0.5 - lo * 0.5) / (hi * 0.5 - lo * 0.5);
+    if (!(t >= 0)) t = 0;
+    if (t > 1) t = 1;
+    return (int)lround(t * (n - 1));
+}
+
 char *viz_term_plot(const viz_series *series, int nseries, int width, int height,
                     const char *title, bool color)
 {
@@ -174,8 +184,8 @@ char *viz_term_plot(const viz_series *series, int nseries, int width, int height
     }
     memset(cv.color, -1, (size_t)cols * rows);
     int dw = cols * 2, dh = rows * 4;
-#define PX(v) ((int)lround(((v) - xlo) / (xhi - xlo) * (dw - 1)))
-#define PY(v) ((int)lround((yhi - (v)) / (yhi - ylo) * (dh - 1)))
+#define PX(v) map_dot((v), xlo, xhi, dw, false)
+#define PY(v) map_dot((v), ylo, yhi, dh, true)
     for (int k = 0; k < nseries; k++) {
         const viz_series *s = &series[k];
         int ci = s->color >= 0 ? s->color : k;

@@ -222,7 +222,8 @@ function M.run(name, args)
       io.stderr:write(fmt("tycho %s: %s\n%s\n", name, res.msg, USAGE[name]))
       return 2
    end
-   local msg = tostring(res)
+   -- positions inside tycho's own Lua files mean nothing to the user
+   local msg = tostring(res):gsub("^lua/tycho/[%w_]+%.lua:%d+: ", "")
    if msg:find("interrupted", 1, true) then
       io.stderr:write(fmt("tycho %s: interrupted\n", name))
       return 130

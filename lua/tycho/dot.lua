@@ -18,7 +18,7 @@ local function fail(msg)
    local lvl = 2
    while true do
       local info = debug.getinfo(lvl, "S")
-      if not info then lvl = 1 break end
+      if not info then lvl = 0 break end
       if info.source ~= SRC and info.what ~= "C" then break end
       lvl = lvl + 1
    end
@@ -185,9 +185,16 @@ function M.model(model, path, opts)
          order[#order + 1] = m
       end
    end
+   -- the module tree: a child counts under the parent it was first named
+   -- through (a shared module is drawn once; a back reference such as
+   -- self.child.parent = self is no child, so no endless recursion)
    for _, m in ipairs(order) do
+      local pname = info[m].name
       for _, c in ipairs(m:named_children()) do
-         if info[c[2]] then table.insert(info[m].kids, c[2]) end
+         local ci = info[c[2]]
+         if ci and ci.name == (pname == "" and c[1] or pname .. "." .. c[1]) then
+            table.insert(info[m].kids, c[2])
+         end
       end
    end
 

@@ -899,10 +899,4 @@ ty.losses.CenterLoss(num_classes, feat_dim, {reduction='mean'}) -> module
 end
 make_center_module()
 
-for name, fn in pairs(M) do
-   if type(fn) == "function" and ty.__doc[fn] == nil then
-      error("tycho.losses: " .. name .. " is undocumented")
-   end
-end
-
 return M

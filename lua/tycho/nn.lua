@@ -21,6 +21,24 @@ local sqrt = math.sqrt
 
 local function doc(fn, text) ty.__doc[fn] = text end
 
+-- error(msg, level) with level > 0 reports the position of the first caller
+-- outside tycho.nn and tycho.nn_layers (the user's line), however deep in
+-- containers (Sequential, value_and_grad, constructors) the check ran.
+local SRC_NN = debug.getinfo(1, "S").source
+local SRC_LAYERS = SRC_NN:gsub("nn%.lua$", "nn_layers.lua")
+local raw_error = error
+local function error(msg, level)
+   if level == 0 or type(msg) ~= "string" then return raw_error(msg, level) end
+   local lvl = 2
+   while true do
+      local info = debug.getinfo(lvl, "S")
+      if not info then return raw_error(msg, 0) end
+      if info.what ~= "C" and info.source ~= SRC_NN and info.source ~= SRC_LAYERS then break end
+      lvl = lvl + 1
+   end
+   return raw_error(msg, lvl)
+end
+
 -- "(2,3)", "(3,)" or "()".
 local function shape_str(s)
    if is_array(s) then s = s.shape end
@@ -29,6 +47,26 @@ end
 M._shape_str = shape_str
 
 local FLOAT = {float16 = true, bfloat16 = true, float32 = true, float64 = true}
+
+-- Raises "[name] unknown option 'k' (expected a, b)" unless every string key
+-- of opts is in the space-separated list allowed.
+local function check_keys(name, opts, allowed, level)
+   local set = {}
+   for w in allowed:gmatch("%S+") do set[w] = true end
+   for k in pairs(opts) do
+      if not set[k] then
+         error(fmt("[%s] unknown option '%s' (expected %s)", name, tostring(k),
+                   (allowed:gsub(" ", ", "))), level + 1)
+      end
+   end
+end
+M._check_keys = check_keys
+
+-- A core error message without its "file:line: " position.
+local function bare(msg)
+   msg = tostring(msg)
+   return (msg:gsub("^[^%[]-:%d+: ", ""))
+end
 
 ------------------------------------------------------------------------ Module
 
@@ -258,6 +296,11 @@ end
 local function recurse_opt(opts)
    if opts == nil then return true end
    if type(opts) == "boolean" then return opts end
+   if type(opts) ~= "table" or is_array(opts) then
+      error("[named_parameters] options must be a table {recurse=true} or a boolean, got " ..
+            type(opts), 3)
+   end
+   check_keys("named_parameters", opts, "recurse", 3)
    if opts.recurse == nil then return true end
    return opts.recurse
 end
@@ -352,6 +395,7 @@ local function update_arrays(self, tree, kind, fname)
       error(fmt("[%s] argument 1 must be a tree of arrays, got %s", fname, type(tree)), 3)
    end
    local mapping, any = {}, false
+   local sets = {}
    local function rec(container, t, name)
       for k, v in pairs(t) do
          local cur = is_module(container) and rawget(container, k) or container[k]
@@ -361,10 +405,14 @@ local function update_arrays(self, tree, kind, fname)
                error(fmt("[%s] the model has no %s '%s'", fname,
                          kind == "buffer" and "buffer" or "parameter", full), 0)
             end
+            if shape_str(cur) ~= shape_str(v) then
+               error(fmt("[%s] '%s' has shape %s, got %s", fname, full, shape_str(cur),
+                         shape_str(v)), 0)
+            end
             if not rawequal(cur, v) then
                mapping[cur] = v
                any = true
-               if is_module(container) then rawset(container, k, v) else container[k] = v end
+               sets[#sets + 1] = {container, k, v}
             end
          elseif type(v) == "table" then
             if type(cur) ~= "table" then
@@ -378,6 +426,9 @@ local function update_arrays(self, tree, kind, fname)
    end
    local ok, err = pcall(rec, self, tree, "")
    if not ok then error(err, 3) end
+   for _, st in ipairs(sets) do
+      if is_module(st[1]) then rawset(st[1], st[2], st[3]) else st[1][st[2]] = st[3] end
+   end
    if any then
       walk(self, function(k, info)
          if (k == "param" or k == "buffer") then
@@ -402,6 +453,9 @@ end
 
 function Module:train(mode)
    if mode == nil then mode = true end
+   if type(mode) ~= "boolean" then
+      error(fmt("[%s:train] mode must be a boolean, got %s", self:type_name(), type(mode)), 2)
+   end
    for _, m in ipairs(self:modules()) do rawset(m, "training", mode and true or false) end
    return self
 end
@@ -492,6 +546,9 @@ end
 
 -- fn(module) on every submodule (children first), then on self, as PyTorch.
 function Module:apply(fn)
+   if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
+      error(fmt("[%s:apply] argument 1 must be a function, got %s", self:type_name(), type(fn)), 2)
+   end
    local mods = self:modules()
    for i = #mods, 1, -1 do fn(mods[i]) end
    return self
@@ -519,16 +576,24 @@ function Module:extra_repr()
    return ""
 end
 
-function Module:_repr(indent)
+-- (ancestors: the modules being printed around this one; a child that is
+-- one of them -- a back reference such as self.child.parent = self -- is
+-- printed as a reference instead of recursing forever)
+function Module:_repr(indent, ancestors)
+   ancestors = ancestors or {}
    local head = self:type_name() .. "("
    local extra = self:extra_repr() or ""
    local kids = self:named_children()
    if #kids == 0 then return head .. extra .. ")" end
    local lines = {head .. extra}
    local ind = indent .. "  "
+   ancestors[self] = true
    for _, c in ipairs(kids) do
-      lines[#lines + 1] = ind .. "(" .. c[1] .. "): " .. c[2]:_repr(ind)
+      local r = ancestors[c[2]] and ("<cycle: " .. c[2]:type_name() .. ">") or
+                c[2]:_repr(ind, ancestors)
+      lines[#lines + 1] = ind .. "(" .. c[1] .. "): " .. r
    end
+   ancestors[self] = nil
    lines[#lines + 1] = indent .. ")"
    return table.concat(lines, "\n")
 end
@@ -558,6 +623,10 @@ end
 
 -- m:astype(dtype): floating parameters and buffers to dtype (lazy).
 function Module:astype(dtype)
+   if not FLOAT[dtype] then
+      error(fmt("[%s:astype] dtype must be a floating type (float16, bfloat16, float32, " ..
+                "float64), got %s", self:type_name(), tostring(dtype)), 2)
+   end
    return self:map_arrays(function(a)
       if FLOAT[a.dtype] and a.dtype ~= dtype then return a:astype(dtype) end
       return a
@@ -581,11 +650,19 @@ M._split_name = split_name
 local init = {}
 M.init = init
 
+local INIT_KEYS = {
+   constant = "", uniform = "low high a b", normal = "mean std",
+   truncated_normal = "mean std a b", xavier_uniform = "gain", xavier_normal = "gain",
+   kaiming_uniform = "a mode nonlinearity", kaiming_normal = "a mode nonlinearity",
+   orthogonal = "gain lua_qr",
+}
+
 local function init_args(fname, s, opts)
    opts = opts or {}
    if type(opts) ~= "table" or is_array(opts) then
       error(fmt("[init.%s] options must be a table, got %s", fname, type(opts)), 3)
    end
+   check_keys("init." .. fname, opts, "dtype key device " .. (INIT_KEYS[fname] or ""), 3)
    local shape, dtype, device
    if is_array(s) then
       shape, dtype, device = s.shape, s.dtype, s.device
@@ -629,12 +706,23 @@ function init.calculate_gain(nonlinearity, param)
    error(fmt("[init.calculate_gain] unsupported nonlinearity '%s'", tostring(nonlinearity)), 2)
 end
 
+local function empty_shape(shape)
+   for _, d in ipairs(shape) do if d == 0 then return true end end
+   return false
+end
+
 local function draw_uniform(shape, low, high, ro)
+   if empty_shape(shape) then
+      return ty.zeros(shape, {dtype = ro.dtype or "float32", device = ro.device})
+   end
    return ty.random.uniform(shape, {low = low, high = high, key = ro.key, dtype = ro.dtype,
                                     device = ro.device})
 end
 
 local function draw_normal(shape, mean, std, ro)
+   if empty_shape(shape) then
+      return ty.zeros(shape, {dtype = ro.dtype or "float32", device = ro.device})
+   end
    return ty.random.normal(shape, {mean = mean, std = std, key = ro.key, dtype = ro.dtype,
                                    device = ro.device})
 end
@@ -817,11 +905,12 @@ for k, d in pairs(INIT_DOCS) do doc(init[k], d) end
 ------------------------------------------------------------------------ helpers
 
 -- Options table check (nil -> {}).
-local function options(name, opts, level)
+local function options(name, opts, level, allowed)
    if opts == nil then return {} end
    if type(opts) ~= "table" or is_array(opts) or is_module(opts) then
       error(fmt("[%s] options must be a table, got %s", name, type(opts)), (level or 2) + 1)
    end
+   if allowed then check_keys(name, opts, allowed, (level or 2) + 1) end
    return opts
 end
 M._options = options
@@ -933,7 +1022,7 @@ ModuleList.__len = Sequential.__len
 local Linear = Module:extend("Linear")
 M.Linear = Linear
 function Linear:init(in_features, out_features, opts)
-   opts = options("Linear", opts, 3)
+   opts = options("Linear", opts, 3, "bias dtype device")
    check_int("Linear", "in_features", in_features, 0)
    check_int("Linear", "out_features", out_features, 0)
    self.in_features, self.out_features = in_features, out_features
@@ -964,7 +1053,7 @@ end
 local Bilinear = Module:extend("Bilinear")
 M.Bilinear = Bilinear
 function Bilinear:init(in1, in2, out, opts)
-   opts = options("Bilinear", opts, 3)
+   opts = options("Bilinear", opts, 3, "bias dtype device")
    check_int("Bilinear", "in1_features", in1)
    check_int("Bilinear", "in2_features", in2)
    check_int("Bilinear", "out_features", out)
@@ -1067,7 +1156,7 @@ end
 ------------------------------------------------------------------------ Dropout
 
 local function check_p(name, p)
-   if type(p) ~= "number" or p < 0 or p > 1 then
+   if type(p) ~= "number" or not (p >= 0 and p <= 1) then
       error(fmt("[%s] p must be a number in [0, 1], got %s", name, tostring(p)), 4)
    end
    return p
@@ -1084,7 +1173,7 @@ local function dropout_apply(x, p, mask_shape, key)
 end
 
 function M.dropout(x, p, opts)
-   opts = options("dropout", opts)
+   opts = options("dropout", opts, nil, "key training")
    check_array("dropout", x)
    p = check_p("dropout", p or 0.5)
    if opts.training == false then return x end
@@ -1100,8 +1189,9 @@ end
 -- forward(x, [{key=}])
 function Dropout:forward(x, opts)
    check_array("Dropout", x)
+   opts = options("Dropout", opts, 3, "key")
    if not self.training or self.p == 0 then return x end
-   local key = type(opts) == "table" and opts.key or nil
+   local key = opts.key
    return dropout_apply(x, self.p, x.shape, key)
 end
 function Dropout:extra_repr() return fmt("p=%g", self.p) end
@@ -1114,6 +1204,7 @@ local function channel_dropout(name, ndim_min)
    end
    function cls:forward(x, opts)
       check_array(name, x)
+      opts = options(name, opts, 3, "key")
       local s = x.shape
       if #s < ndim_min then
          error(fmt("[%s] expected an input with at least %d dimensions, got %s", name,
@@ -1124,8 +1215,7 @@ local function channel_dropout(name, ndim_min)
       local nspatial = ndim_min - 1
       local ms = {}
       for i = 1, #s do ms[i] = i > #s - nspatial and 1 or s[i] end
-      local key = type(opts) == "table" and opts.key or nil
-      return dropout_apply(x, self.p, ms, key)
+      return dropout_apply(x, self.p, ms, opts.key)
    end
    function cls:extra_repr() return fmt("p=%g", self.p) end
    return cls
@@ -1139,7 +1229,7 @@ M.Dropout3d = channel_dropout("Dropout3d", 1 + 3)
 local Embedding = Module:extend("Embedding")
 M.Embedding = Embedding
 function Embedding:init(num, dim, opts)
-   opts = options("Embedding", opts, 3)
+   opts = options("Embedding", opts, 3, "padding_idx dtype device")
    check_int("Embedding", "num_embeddings", num)
    check_int("Embedding", "embedding_dim", dim)
    self.num_embeddings, self.embedding_dim = num, dim
@@ -1196,7 +1286,7 @@ end
 local LayerScale = Module:extend("LayerScale")
 M.LayerScale = LayerScale
 function LayerScale:init(dim, opts)
-   opts = options("LayerScale", opts, 3)
+   opts = options("LayerScale", opts, 3, "init_values dtype device")
    check_int("LayerScale", "dim", dim)
    self.dim = dim
    self.init_values = opts.init_values or 1e-5
@@ -1232,7 +1322,7 @@ end
 local SPE = Module:extend("SinusoidalPositionalEncoding")
 M.SinusoidalPositionalEncoding = SPE
 function SPE:init(dim, opts)
-   opts = options("SinusoidalPositionalEncoding", opts, 3)
+   opts = options("SinusoidalPositionalEncoding", opts, 3, "base scale")
    check_int("SinusoidalPositionalEncoding", "dim", dim)
    self.dim = dim
    self.base = opts.base or 10000
@@ -1246,7 +1336,7 @@ function SPE:forward(x, opts)
       error(fmt("[SinusoidalPositionalEncoding] expected input (...,L,%d), got %s", self.dim,
                 shape_str(s)), 3)
    end
-   local offset = type(opts) == "table" and opts.offset or 0
+   local offset = options("SinusoidalPositionalEncoding", opts, 3, "offset").offset or 0
    local t = sinusoid_table(s[#s - 1], self.dim, offset, self.base, x.dtype, x.device)
    if self.scale then x = x * self.scale end
    return x + t
@@ -1260,7 +1350,7 @@ function SPE:extra_repr() return fmt("dim=%d, base=%g", self.dim, self.base) end
 local LPE = Module:extend("LearnedPositionalEncoding")
 M.LearnedPositionalEncoding = LPE
 function LPE:init(max_len, dim, opts)
-   opts = options("LearnedPositionalEncoding", opts, 3)
+   opts = options("LearnedPositionalEncoding", opts, 3, "std dtype device")
    check_int("LearnedPositionalEncoding", "max_len", max_len)
    check_int("LearnedPositionalEncoding", "dim", dim)
    self.max_len, self.dim = max_len, dim
@@ -1270,7 +1360,7 @@ end
 function LPE:forward(x, opts)
    check_array("LearnedPositionalEncoding", x)
    local s = x.shape
-   local offset = type(opts) == "table" and opts.offset or 0
+   local offset = options("LearnedPositionalEncoding", opts, 3, "offset").offset or 0
    if #s < 2 or s[#s] ~= self.dim then
       error(fmt("[LearnedPositionalEncoding] expected input (...,L,%d), got %s", self.dim,
                 shape_str(s)), 3)
@@ -1290,7 +1380,7 @@ function LPE:extra_repr() return fmt("max_len=%d, dim=%d", self.max_len, self.di
 -- `dims` features rotate; traditional=true rotates consecutive pairs,
 -- otherwise the two halves. Position of row l: (offset + l - 1) * scale.
 function M.rope(x, dims, opts)
-   opts = options("rope", opts)
+   opts = options("rope", opts, nil, "base offset scale traditional")
    check_array("rope", x)
    local s = x.shape
    local D = s[#s]
@@ -1345,7 +1435,7 @@ end
 local RoPE = Module:extend("RoPE")
 M.RoPE = RoPE
 function RoPE:init(dims, opts)
-   opts = options("RoPE", opts, 3)
+   opts = options("RoPE", opts, 3, "base scale traditional")
    check_int("RoPE", "dims", dims)
    if dims % 2 ~= 0 then error("[RoPE] dims must be even, got " .. dims, 3) end
    self.dims = dims
@@ -1355,7 +1445,7 @@ function RoPE:init(dims, opts)
 end
 -- forward(x, [{offset=0}]) or forward(x, offset)
 function RoPE:forward(x, opts)
-   local offset = type(opts) == "number" and opts or (type(opts) == "table" and opts.offset) or 0
+   local offset = type(opts) == "number" and opts or options("RoPE", opts, 3, "offset").offset or 0
    return M.rope(x, self.dims, {traditional = self.traditional, base = self.base,
                                 scale = self.scale, offset = offset})
 end
@@ -1457,18 +1547,17 @@ local function act_module(cname, fname, fields, defaults, call)
    M[cname] = cls
    function cls:init(...)
       local args = pack(...)
-      if args.n == 1 and type(args[1]) == "table" and not is_array(args[1]) then
-         for i, f in ipairs(fields) do
-            local v = args[1][f]
-            if v == nil then v = defaults[i] end
-            self[f] = v
+      local named = args.n == 1 and type(args[1]) == "table" and not is_array(args[1])
+      if named then check_keys(cname, args[1], table.concat(fields, " "), 3) end
+      for i, f in ipairs(fields) do
+         local v
+         if named then v = args[1][f] else v = args[i] end
+         if v == nil then v = defaults[i] end
+         if type(v) ~= type(defaults[i]) then
+            error(fmt("[%s] %s must be a %s, got %s", cname, f, type(defaults[i]),
+                      type(v) == "string" and "'" .. v .. "'" or type(v)), 3)
          end
-      else
-         for i, f in ipairs(fields) do
-            local v = args[i]
-            if v == nil then v = defaults[i] end
-            self[f] = v
-         end
+         self[f] = v
       end
    end
    function cls:forward(x)
@@ -1511,7 +1600,7 @@ local PReLU = Module:extend("PReLU")
 M.PReLU = PReLU
 function PReLU:init(num_parameters, opts)
    if type(num_parameters) == "table" then opts, num_parameters = num_parameters, nil end
-   opts = options("PReLU", opts, 3)
+   opts = options("PReLU", opts, 3, "num_parameters init dtype device")
    self.num_parameters = num_parameters or opts.num_parameters or 1
    check_int("PReLU", "num_parameters", self.num_parameters)
    self.weight = ty.full({self.num_parameters}, opts.init or 0.25,
@@ -1530,7 +1619,7 @@ function PReLU:extra_repr() return fmt("num_parameters=%d", self.num_parameters)
 local StarReLU = Module:extend("StarReLU")
 M.StarReLU = StarReLU
 function StarReLU:init(opts)
-   opts = options("StarReLU", opts, 3)
+   opts = options("StarReLU", opts, 3, "scale_value bias_value learnable dtype device")
    self.scale_value = opts.scale_value or 0.8944271909999159
    self.bias_value = opts.bias_value or -0.4472135954999579
    local o = {dtype = opts.dtype or "float32", device = opts.device}
@@ -1608,7 +1697,7 @@ end
 -- m:load_state_dict(dict, [{strict=true}]): dict name -> array.
 function Module:load_state_dict(dict, opts, fname)
    fname = fname or "load_state_dict"
-   opts = options(fname, opts)
+   opts = options(fname, opts, nil, "strict")
    if type(dict) ~= "table" or is_array(dict) then
       error(fmt("[%s] argument 1 must be a table name -> array, got %s", fname, type(dict)), 2)
    end
@@ -1680,11 +1769,13 @@ end
 function Module:save_weights(path)
    check_path("save_weights", path)
    local sd = self:state_dict()
+   local ok, err
    if path:match("%.safetensors$") then
-      ty.save(path, sd, {metadata = {format = "tycho", model = self:type_name()}})
+      ok, err = pcall(ty.save, path, sd, {metadata = {format = "tycho", model = self:type_name()}})
    else
-      ty.save(path, sd)
+      ok, err = pcall(ty.save, path, sd)
    end
+   if not ok then error("[save_weights] " .. bare(err), 2) end
    return self
 end
 
@@ -1737,8 +1828,9 @@ end
 -- m:load_weights(path, [{strict=true, from=nil|'torch'}])
 function Module:load_weights(path, opts)
    check_path("load_weights", path)
-   opts = options("load_weights", opts)
-   local tensors = ty.load(path)
+   opts = options("load_weights", opts, nil, "strict from")
+   local okl, tensors = pcall(ty.load, path)
+   if not okl then error("[load_weights] " .. bare(tensors), 2) end
    if opts.from ~= nil then
       if opts.from ~= "torch" then
          error("[load_weights] from must be 'torch' (or nil), got " .. tostring(opts.from), 2)
@@ -1747,7 +1839,27 @@ function Module:load_weights(path, opts)
    end
    local ok, err = pcall(self.load_state_dict, self, tensors, {strict = opts.strict},
                          "load_weights")
-   if not ok then error(err, 2) end
+   if not ok then
+      if opts.from == nil then
+         -- would the PyTorch names (0-based positions, packed in_proj) match?
+         local okt, t = pcall(M.from_torch, self, tensors)
+         if okt then
+            local keys, aliases, order = model_keys(self)
+            local all = #order > 0
+            for _, name in ipairs(order) do
+               if t[name] == nil then all = false break end
+            end
+            for k in pairs(t) do
+               if not keys[k] and not aliases[k] then all = false break end
+            end
+            if all then
+               err = tostring(err) .. "\n  (the names are those of a PyTorch state_dict: " ..
+                  "pass {from='torch'})"
+            end
+         end
+      end
+      error(err, 2)
+   end
    return self
 end
 

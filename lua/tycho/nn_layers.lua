@@ -84,10 +84,22 @@ local function xavier_uniform(shape, fan_in, fan_out)
    return uniform(shape, sqrt(6 / (fan_in + fan_out)))
 end
 
-local function opts_of(name, opts)
+-- The options table (nil -> {}); with `allowed` (space-separated names) an
+-- unknown key is an error naming the layer and the accepted options.
+local function opts_of(name, opts, allowed)
    if opts == nil then return {} end
    if type(opts) ~= "table" or is_array(opts) then
       error(fmt("[%s] options must be a table, got %s", name, type(opts)), 0)
+   end
+   if allowed then
+      local set = {}
+      for w in allowed:gmatch("%S+") do set[w] = true end
+      for k in pairs(opts) do
+         if not set[k] then
+            error(fmt("[%s] unknown option '%s' (expected %s)", name, tostring(k),
+                      (allowed:gsub(" ", ", "))), 0)
+         end
+      end
    end
    return opts
 end
@@ -163,7 +175,7 @@ local function conv_class(nsp, transposed)
       "(out_channels, in_channels/groups, *kernel_size)", nsp, fn_name))
 
    function C:init(in_channels, out_channels, kernel_size, opts)
-      opts = opts_of(name, opts)
+      opts = opts_of(name, opts, "stride padding dilation output_padding groups padding_mode bias")
       self.in_channels = int_arg(name, in_channels, "in_channels", 1)
       self.out_channels = int_arg(name, out_channels, "out_channels", 1)
       self.kernel_size = tuple(name, kernel_size, nsp, "kernel_size", 1)
@@ -263,7 +275,7 @@ ty.nn.SeparableConv2d(in_channels, out_channels, kernel_size, [{stride=1, paddin
   out_channels, 1, {bias=bias}) mixing channels (as Keras' SeparableConv2D:
   one bias, after the pointwise step). Input (N, C_in, H, W).]])
    function C:init(in_channels, out_channels, kernel_size, opts)
-      opts = opts_of("SeparableConv2d", opts)
+      opts = opts_of("SeparableConv2d", opts, "depth_multiplier stride padding dilation bias")
       local dm = int_arg("SeparableConv2d", default(opts.depth_multiplier, 1), "depth_multiplier", 1)
       self.in_channels = int_arg("SeparableConv2d", in_channels, "in_channels", 1)
       self.out_channels = int_arg("SeparableConv2d", out_channels, "out_channels", 1)
@@ -300,7 +312,7 @@ local function pool_class(kind, nsp)
   %s pooling over (N, C, %s) inputs, as PyTorch's %s (calls ty.%s).
   Sizes are numbers or tables of %d.]], kind == "max" and "Max" or "Average", SPATIAL[nsp], name, fn_name, nsp))
    function C:init(kernel_size, opts)
-      opts = opts_of(name, opts)
+      opts = opts_of(name, opts, "stride padding dilation ceil_mode count_include_pad")
       self.kernel_size = tuple(name, kernel_size, nsp, "kernel_size", 1)
       self.stride = tuple(name, default(opts.stride, self.kernel_size), nsp, "stride", 1)
       self.padding = tuple(name, default(opts.padding, 0), nsp, "padding", 0)
@@ -405,7 +417,7 @@ ty.nn.%s(num_features, [{eps=1e-5, momentum=0.1, affine=true, track_running_stat
       name, want, name))
 
    function C:init(num_features, opts)
-      opts = opts_of(name, opts)
+      opts = opts_of(name, opts, "eps momentum affine track_running_stats")
       self.num_features = int_arg(name, num_features, "num_features", 1)
       self.eps = default(opts.eps, 1e-5)
       -- momentum=false (PyTorch's None): cumulative moving average
@@ -523,7 +535,7 @@ ty.nn.LayerNorm(normalized_shape, [{eps=1e-5, elementwise_affine=true, bias=true
   or a table), as PyTorch: parameters weight (ones) and bias (zeros) of that
   shape. Calls ty.layer_norm.]])
    function C:init(normalized_shape, opts)
-      opts = opts_of("LayerNorm", opts)
+      opts = opts_of("LayerNorm", opts, "eps elementwise_affine bias")
       self.normalized_shape = norm_shape("LayerNorm", normalized_shape)
       self.eps = default(opts.eps, 1e-5)
       self.elementwise_affine = opts.elementwise_affine ~= false
@@ -549,7 +561,7 @@ ty.nn.RMSNorm(normalized_shape, [{eps=nil, elementwise_affine=true}]) -> module
   eps) * weight), as PyTorch's RMSNorm (2.4+): weight (ones); eps=nil means
   the machine epsilon of the input's dtype. Calls ty.rms_norm.]])
    function C:init(normalized_shape, opts)
-      opts = opts_of("RMSNorm", opts)
+      opts = opts_of("RMSNorm", opts, "eps elementwise_affine")
       self.normalized_shape = norm_shape("RMSNorm", normalized_shape)
       self.eps = opts.eps
       self.elementwise_affine = opts.elementwise_affine ~= false
@@ -573,7 +585,7 @@ ty.nn.GroupNorm(num_groups, num_channels, [{eps=1e-5, affine=true}]) -> module
   groups), as PyTorch: weight (ones) and bias (zeros) of (num_channels).
   Calls ty.group_norm.]])
    function C:init(num_groups, num_channels, opts)
-      opts = opts_of("GroupNorm", opts)
+      opts = opts_of("GroupNorm", opts, "eps affine")
       self.num_groups = int_arg("GroupNorm", num_groups, "num_groups", 1)
       self.num_channels = int_arg("GroupNorm", num_channels, "num_channels", 1)
       if self.num_channels % self.num_groups ~= 0 then
@@ -611,7 +623,7 @@ ty.nn.AdaLayerNorm(embedding_dim, cond_dim, [{eps=1e-5, cond_activation='silu', 
   'silu' (default), 'none' or a function; zero_init=true starts the Linear at
   zero (adaLN-Zero: the layer starts as a plain LayerNorm).]])
    function C:init(embedding_dim, cond_dim, opts)
-      opts = opts_of("AdaLayerNorm", opts)
+      opts = opts_of("AdaLayerNorm", opts, "eps cond_activation bias zero_init")
       self.embedding_dim = int_arg("AdaLayerNorm", embedding_dim, "embedding_dim", 1)
       self.cond_dim = int_arg("AdaLayerNorm", cond_dim, "cond_dim", 1)
       self.eps = default(opts.eps, 1e-5)
@@ -707,7 +719,7 @@ m:forward(query, [key=query], [value=key], [{attn_mask=, key_padding_mask=, caus
 
    function C:init(embed_dim, num_heads, opts)
       local name = "MultiHeadAttention"
-      opts = opts_of(name, opts)
+      opts = opts_of(name, opts, "bias kdim vdim batch_first dropout add_bias_kv add_zero_attn")
       self.embed_dim = int_arg(name, embed_dim, "embed_dim", 1)
       self.num_heads = int_arg(name, num_heads, "num_heads", 1)
       if self.embed_dim % self.num_heads ~= 0 then
@@ -781,7 +793,7 @@ m:forward(query, [key=query], [value=key], [{attn_mask=, key_padding_mask=, caus
       -- forward(q, opts) / forward(q, k, opts)
       if type(key) == "table" and not is_array(key) then opts, key, value = key, nil, nil
       elseif type(value) == "table" and not is_array(value) then opts, value = value, nil end
-      opts = opts_of(name, opts)
+      opts = opts_of(name, opts, "attn_mask key_padding_mask causal need_weights average_attn_weights cache")
       key = key or query
       value = value or key
       local E, H, Dh = self.embed_dim, self.num_heads, self.head_dim
@@ -887,7 +899,7 @@ nn.MultiheadAttention = nn.MultiHeadAttention
 -------------------------------------------------------------- Transformer
 
 local function transformer_opts(name, d_model, nhead, opts)
-   opts = opts_of(name, opts)
+   opts = opts_of(name, opts, "dim_feedforward dropout activation layer_norm_eps batch_first norm_first bias")
    return {
       d_model = int_arg(name, d_model, "d_model", 1),
       nhead = int_arg(name, nhead, "nhead", 1),
@@ -947,7 +959,7 @@ m:forward(src, [{src_mask=, src_key_padding_mask=, is_causal=false, cache=}]) ->
                  self.dim_feedforward, tostring(self.norm_first))
    end
    function C:forward(src, opts)
-      opts = opts_of("TransformerEncoderLayer", opts)
+      opts = opts_of("TransformerEncoderLayer", opts, "src_mask mask src_key_padding_mask is_causal cache")
       check_seq("TransformerEncoderLayer", src, self.d_model, self.batch_first, "src")
       local new_cache
       local function sa(x)
@@ -992,7 +1004,7 @@ m:forward(tgt, memory, [{tgt_mask=, memory_mask=, tgt_key_padding_mask=, memory_
    C.extra_repr = nn.TransformerEncoderLayer.extra_repr
    function C:forward(tgt, memory, opts)
       local name = "TransformerDecoderLayer"
-      opts = opts_of(name, opts)
+      opts = opts_of(name, opts, "tgt_mask tgt_key_padding_mask tgt_is_causal memory_mask memory_key_padding_mask memory_is_causal cache")
       check_seq(name, tgt, self.d_model, self.batch_first, "tgt")
       check_seq(name, memory, self.d_model, self.batch_first, "memory")
       local new_cache
@@ -1047,6 +1059,7 @@ local function clone_layers(name, layer, n, cls)
    for i = 2, n do
       local opts = {}
       for k, v in pairs(cfg) do opts[k] = v end
+      opts.d_model, opts.nhead = nil, nil
       layers[i] = cls(cfg.d_model, cfg.nhead, opts)
       layers[i]:train(layer.training)
    end
@@ -1064,14 +1077,14 @@ m:forward(src, [{mask=, src_key_padding_mask=, is_causal=false, cache=}]) -> out
   cache: a list of the layers' key/value caches ({} to start) for decoding
   one step at a time with is_causal=true.]])
    function C:init(encoder_layer, num_layers, opts)
-      opts = opts_of("TransformerEncoder", opts)
+      opts = opts_of("TransformerEncoder", opts, "norm")
       self.layers = clone_layers("TransformerEncoder", encoder_layer, num_layers, nn.TransformerEncoderLayer)
       self.num_layers = #self.layers
       if opts.norm ~= nil then self.norm = opts.norm end
    end
    function C:extra_repr() return "num_layers=" .. self.num_layers end
    function C:forward(src, opts)
-      opts = opts_of("TransformerEncoder", opts)
+      opts = opts_of("TransformerEncoder", opts, "mask src_mask src_key_padding_mask is_causal cache")
       local cache = stack_cache("TransformerEncoder", opts.cache)
       local x = src
       for i, layer in ipairs(self.layers) do
@@ -1094,14 +1107,14 @@ m:forward(tgt, memory, [{tgt_mask=, memory_mask=, tgt_key_padding_mask=, memory_
   cache: a list of the layers' self-attention caches ({} to start) for
   generation one token at a time with tgt_is_causal=true.]])
    function C:init(decoder_layer, num_layers, opts)
-      opts = opts_of("TransformerDecoder", opts)
+      opts = opts_of("TransformerDecoder", opts, "norm")
       self.layers = clone_layers("TransformerDecoder", decoder_layer, num_layers, nn.TransformerDecoderLayer)
       self.num_layers = #self.layers
       if opts.norm ~= nil then self.norm = opts.norm end
    end
    function C:extra_repr() return "num_layers=" .. self.num_layers end
    function C:forward(tgt, memory, opts)
-      opts = opts_of("TransformerDecoder", opts)
+      opts = opts_of("TransformerDecoder", opts, "tgt_mask tgt_key_padding_mask tgt_is_causal memory_mask memory_key_padding_mask memory_is_causal cache")
       local cache = stack_cache("TransformerDecoder", opts.cache)
       local x = tgt
       for i, layer in ipairs(self.layers) do
@@ -1124,12 +1137,21 @@ ty.nn.Transformer([{d_model=512, nhead=8, num_encoder_layers=6, num_decoder_laye
   xavier-uniform initialised), BATCH-FIRST by default.
 m:forward(src, tgt, [{src_mask=, tgt_mask=, memory_mask=, src_key_padding_mask=, tgt_key_padding_mask=, memory_key_padding_mask=, src_is_causal=, tgt_is_causal=}]) -> output
 ty.nn.Transformer.generate_square_subsequent_mask(n) -> (n, n) float mask, -inf above the diagonal]])
-   function C:init(opts)
-      opts = opts_of("Transformer", opts)
+   function C:init(opts, nhead_arg, more)
+      if type(opts) == "number" then
+         -- PyTorch's positional form: Transformer(d_model, nhead, {...})
+         local o = {}
+         for k, v in pairs(opts_of("Transformer", more)) do o[k] = v end
+         o.d_model, o.nhead = opts, nhead_arg
+         opts = o
+      end
+      opts = opts_of("Transformer", opts, "d_model nhead num_encoder_layers num_decoder_layers " ..
+                     "dim_feedforward dropout activation layer_norm_eps batch_first norm_first bias")
       local d_model = default(opts.d_model, 512)
       local nhead = default(opts.nhead, 8)
       local lo = {}
       for k, v in pairs(opts) do lo[k] = v end
+      lo.d_model, lo.nhead, lo.num_encoder_layers, lo.num_decoder_layers = nil, nil, nil, nil
       self.d_model, self.nhead, self.batch_first = d_model, nhead, opts.batch_first ~= false
       local eps = default(opts.layer_norm_eps, 1e-5)
       self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(d_model, nhead, lo),
@@ -1159,7 +1181,8 @@ ty.nn.Transformer.generate_square_subsequent_mask(n) -> (n, n) float mask, -inf 
    end
    function C:extra_repr() return fmt("d_model=%d, nhead=%d", self.d_model, self.nhead) end
    function C:forward(src, tgt, opts)
-      opts = opts_of("Transformer", opts)
+      opts = opts_of("Transformer", opts, "src_mask src_is_causal tgt_mask memory_mask " ..
+                     "src_key_padding_mask tgt_key_padding_mask memory_key_padding_mask tgt_is_causal")
       local memory = self.encoder(src, {mask = opts.src_mask, src_key_padding_mask = opts.src_key_padding_mask,
                                         is_causal = opts.src_is_causal})
       return self.decoder(tgt, memory, {tgt_mask = opts.tgt_mask, memory_mask = opts.memory_mask,
@@ -1169,7 +1192,7 @@ ty.nn.Transformer.generate_square_subsequent_mask(n) -> (n, n) float mask, -inf 
    end
    function C.generate_square_subsequent_mask(n, opts)
       n = int_arg("Transformer.generate_square_subsequent_mask", n, "n", 1)
-      opts = opts or {}
+      opts = opts_of("Transformer.generate_square_subsequent_mask", opts, "dtype device")
       local i = ty.arange(n, {device = opts.device}):reshape{n, 1}
       local j = ty.arange(n, {device = opts.device}):reshape{1, n}
       return ty.where(ty.gt(j, i), NEG_INF, 0):astype(opts.dtype or "float32")
@@ -1226,7 +1249,7 @@ m:forward(input, [%s]) -> output, %s
       mode == "LSTM" and "{h0, c0}" or "h0", mode == "LSTM" and "{h_n, c_n}" or "h_n"))
 
    function C:init(input_size, hidden_size, opts)
-      opts = opts_of(name, opts)
+      opts = opts_of(name, opts, "num_layers bias batch_first dropout bidirectional nonlinearity proj_size")
       if opts.proj_size and opts.proj_size ~= 0 then
          error(fmt("[%s] proj_size is not supported", name), 0)
       end
@@ -1279,6 +1302,9 @@ m:forward(input, [%s]) -> output, %s
       if unbatched then x = ty.expand_dims(x, 1)
       elseif not self.batch_first then x = ty.swapaxes(x, 1, 2) end
       local N, T = x.shape[1], x.shape[2]
+      if T == 0 then
+         error(fmt("[%s] the input sequence is empty (length 0): got %s", name, shape_str(input)), 0)
+      end
       local D = self.bidirectional and 2 or 1
       local LD = self.num_layers * D
       local state_shape = unbatched and fmt("(%d,%d)", LD, H) or fmt("(%d,%d,%d)", LD, N, H)
@@ -1362,7 +1388,7 @@ m:forward(input, [%s]) -> %s
   not given.]], name, mode == "RNN" and ", nonlinearity='tanh'" or "", mode, name, GATES[mode], GATES[mode],
       mode == "LSTM" and "{h, c}" or "h", mode == "LSTM" and "{h', c'}" or "h'"))
    function C:init(input_size, hidden_size, opts)
-      opts = opts_of(name, opts)
+      opts = opts_of(name, opts, "bias nonlinearity")
       self.input_size = int_arg(name, input_size, "input_size", 1)
       self.hidden_size = int_arg(name, hidden_size, "hidden_size", 1)
       self.bias = opts.bias ~= false

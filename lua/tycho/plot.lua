@@ -23,11 +23,31 @@ local function check_opts(fname, opts, allowed, level)
                              allowed:gsub(" ", ", ")), level + 1)
       end
    end
+   local function bad(k, want)
+      local v = opts[k]
+      error(string.format("[%s] option '%s' must be %s, got %s", fname, k, want,
+                          type(v) == "string" and "'" .. v .. "'" or
+                          (type(v) == "table" and "a table" or tostring(v))), level + 2)
+   end
    for _, k in ipairs{"width", "height", "ncol"} do
       local v = opts[k]
-      if v ~= nil and (math.type(v) ~= "integer" or v < 1) then
-         error(string.format("[%s] option '%s' must be a positive integer, got %s", fname, k,
-                             type(v) == "string" and "'" .. v .. "'" or tostring(v)), level + 1)
+      if v ~= nil and (math.type(v) ~= "integer" or v < 1) then bad(k, "a positive integer") end
+   end
+   for _, k in ipairs{"path", "title", "xlabel", "ylabel", "label"} do
+      if opts[k] ~= nil and type(opts[k]) ~= "string" then bad(k, "a string") end
+   end
+   for _, k in ipairs{"vmin", "vmax"} do
+      local v = opts[k]
+      if v ~= nil and (type(v) ~= "number" or v ~= v) then bad(k, "a number") end
+   end
+   if opts.vmin and opts.vmax and opts.vmin >= opts.vmax then bad("vmax", "greater than vmin") end
+   if opts.marker ~= nil and (math.type(opts.marker) ~= "integer" or opts.marker < 0) then
+      bad("marker", "a libplot marker number (an integer >= 0)")
+   end
+   for _, k in ipairs{"labels", "captions", "class_names", "row_labels", "col_labels"} do
+      local v = opts[k]
+      if v ~= nil and type(v) ~= "table" and not (k == "labels" and ty.is_array(v)) then
+         bad(k, k == "labels" and "a list or an array" or "a list of strings")
       end
    end
    return opts
@@ -37,6 +57,8 @@ end
 local function numbers(fname, v, what, level)
    if ty.is_array(v) then
       if v.size == 0 then return {} end
+      -- (float64 exists on the CPU backend only)
+      if v.device ~= "cpu" then v = v:to("cpu") end
       local t = v:reshape{-1}:astype("float64"):tolist()
       return t
    elseif type(v) == "table" then
@@ -116,7 +138,7 @@ local function call(fn, ...)
       local lvl = 2
       while true do
          local info = debug.getinfo(lvl, "S")
-         if not info then lvl = 1 break end
+         if not info then lvl = 0 break end
          if info.source ~= SRC and info.what ~= "C" then break end
          lvl = lvl + 1
       end
@@ -141,7 +163,7 @@ local function xy_plot(fname, style, a, b, opts, level)
    opts = check_opts(fname, opts, xy_opts, level + 1)
    local series = series_from(fname, a, b, opts, opts.style or style, level + 1)
    if opts.path == nil then
-      return M.term(series, {title = opts.title})
+      return M.term(series, {title = opts.title, width = opts.width, height = opts.height})
    end
    local labelled = false
    for _, s in ipairs(series) do if s.label then labelled = true end end
@@ -162,7 +184,8 @@ ty.plot.line(y | x, y | series, {path=, title=, xlabel=, ylabel=, label=, labels
   to 1..n. Several series: a list {{label=, x=, y=, style=}, ...}, or y an
   (n, k) array: one series per column (named by labels={...}). NaN and
   inf values are skipped (they break the line). Without path, returns the
-  terminal plot (ty.plot.term). style: 'line', 'scatter', 'line_markers'.]]
+  terminal plot (ty.plot.term; width and height then count characters).
+  style: 'line', 'scatter', 'line_markers'.]]
 
 function M.scatter(a, b, opts)
    return xy_plot("plot.scatter", "scatter", a, b, opts, 2)
@@ -206,17 +229,21 @@ function M.histogram(values, opts)
    end
    if lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
    local counts, centers, edges = {}, {}, {}
+   -- half widths keep spans past the double range (hi - lo = inf) finite
+   local hw = hi * 0.5 / bins - lo * 0.5 / bins
    local w = (hi - lo) / bins
    for i = 1, bins do
       counts[i] = 0
-      centers[i] = lo + (i - 0.5) * w
+      centers[i] = (lo * 0.5 + (i - 0.5) * hw) * 2
    end
-   for i = 0, bins do edges[i + 1] = lo + i * w end
+   for i = 0, bins do edges[i + 1] = (lo * 0.5 + i * hw) * 2 end
+   edges[bins + 1] = hi
    local n = 0
    for _, x in ipairs(v) do
       if x == x and x >= lo and x <= hi then
-         local k = math.floor((x - lo) / w) + 1
-         if k > bins then k = bins end
+         local k = math.floor((x * 0.5 - lo * 0.5) / hw) + 1
+         if k > bins then k = bins elseif k < 1 then k = 1 end
+         k = math.tointeger(k) or 1
          counts[k] = counts[k] + 1
          n = n + 1
       end
@@ -327,7 +354,7 @@ function M.confusion_matrix(cm, opts)
          error("[plot.confusion_matrix] argument 1 must be a (C,C) array or a nested list, got " ..
                type(cm), 2)
       end
-      local ok, a = pcall(ty.array, cm, {dtype = "float64"})
+      local ok, a = pcall(ty.array, cm, {dtype = "float64", device = "cpu"})
       if not ok then error("[plot.confusion_matrix] argument 1: " .. tostring(a), 2) end
       cm = a
    end
@@ -341,7 +368,7 @@ function M.confusion_matrix(cm, opts)
                           cm.shape[1], type(cn) == "table" and not ty.is_array(cn) and
                           ("a list of " .. #cn) or type(cn)), 2)
    end
-   local m = cm:astype("float64")
+   local m = (cm.device ~= "cpu" and cm:to("cpu") or cm):astype("float64")
    if opts.normalize then
       m = m / ty.maximum(m:sum(2, true), 1)
    end
@@ -371,7 +398,7 @@ function M.heatmap(values, opts)
          error("[plot.heatmap] argument 1 must be a 2-d array or a nested list, got " ..
                type(values), 2)
       end
-      local ok, a = pcall(ty.array, values, {dtype = "float64"})
+      local ok, a = pcall(ty.array, values, {dtype = "float64", device = "cpu"})
       if not ok then error("[plot.heatmap] argument 1: " .. tostring(a), 2) end
       values = a
    end

@@ -43,9 +43,34 @@ local function commas(n)
    return (neg and "-" or "") .. out
 end
 
+-- The string keys of a table holding arrays (a dict of outputs), sorted;
+-- nil for a list.
+local function dict_keys(v)
+   if type(v) ~= "table" or getmetatable(v) or v[1] ~= nil then return nil end
+   local ks = {}
+   for k, x in pairs(v) do
+      if type(k) == "string" and (ty.is_array(x) or type(x) == "table") then ks[#ks + 1] = k end
+   end
+   if #ks == 0 then return nil end
+   table.sort(ks)
+   return ks
+end
+
 local function shape_text(v)
    if ty.is_array(v) then
       return "[" .. table.concat(v.shape, ", ") .. "]"
+   end
+   local ks = dict_keys(v)
+   if ks then
+      -- a dict of outputs: "aux: [2, 5], logits: [2, 3]"
+      local parts = {}
+      for _, k in ipairs(ks) do
+         local t = shape_text(v[k])
+         if t ~= "--" then parts[#parts + 1] = k .. ": " .. t end
+      end
+      if #parts == 0 then return "--" end
+      if #parts > 2 then return parts[1] .. ", ... (" .. #parts .. " arrays)" end
+      return table.concat(parts, ", ")
    end
    if type(v) == "table" then
       local parts = {}
@@ -68,6 +93,7 @@ local function arrays_of(v, out)
    if ty.is_array(v) then out[#out + 1] = v
    elseif type(v) == "table" and not getmetatable(v) then
       for _, x in ipairs(v) do arrays_of(x, out) end
+      for _, k in ipairs(dict_keys(v) or {}) do arrays_of(v[k], out) end
    end
    return out
 end
@@ -309,7 +335,13 @@ local function summary(model, input, opts)
    -- the module tree, pre-order, with each module's first appearance
    local info = {}            -- module -> record
    local order = {}
-   local function visit(m, name, leaf_name, depth_, idx, prefix, parent)
+   -- depth-idx as torchinfo: idx counts the rows of each depth through the
+   -- whole table (3-1 ... 3-5 in the first block, 3-6 ... in the next), so
+   -- that every label is unique
+   local counters = {}
+   local function visit(m, name, leaf_name, depth_, _, prefix, parent)
+      counters[depth_] = (counters[depth_] or 0) + 1
+      local idx = counters[depth_]
       local rec = info[m]
       local row = {module = m, name = name, leaf_name = leaf_name, type = m:type_name(),
                    depth = depth_, idx = idx, prefix = prefix, parent = parent, children = {}}
@@ -352,8 +384,13 @@ local function summary(model, input, opts)
    for _, h in ipairs(hooks) do h.remove() end
    if was_training then model:train() end
    if not ok then
+      local msg = tostring(err):gsub("^lua/tycho/summary%.lua:%d+: ", "")
+      if msg:find("integer indices", 1, true) and not opts.dtypes then
+         msg = msg .. " (an input of ids: pass {dtypes={'int32'}}, or --dtype int32 to " ..
+            "`tycho summary`)"
+      end
       error("[summary] the forward pass failed on input " .. shape_text(inputs) .. ": " ..
-            tostring(err), 2)
+            msg, 2)
    end
 
    -- parameters: unique arrays, first owner in pre-order
@@ -411,7 +448,8 @@ local function summary(model, input, opts)
                for _, p in ipairs(row.module:named_parameters()) do stop[array_key(p[2])] = true end
                row.own_mult_adds = row.own_mult_adds + walk_macs(outs, stop, jumps)
             end
-            if not row.has_children then
+            -- as torchinfo: the outputs of the leaf layers that have parameters
+            if not row.has_children and row.own_params > 0 then
                for _, a in ipairs(outs) do fwd_bytes = fwd_bytes + nbytes(a) end
             end
          end
@@ -433,10 +471,20 @@ local function summary(model, input, opts)
    local total_macs = root.mult_adds
 
    -- display fields
+   local occurrence = {}
    for _, row in ipairs(order) do
       row.shown = row.depth <= depth
       row.expanded = row.has_children and row.depth < depth
-      local call = row.recursive and (row.first.calls or {})[1] or (row.calls or {})[1]
+      local call
+      if row.recursive then
+         -- the n-th appearance of a shared module shows its n-th call
+         local first = row.first
+         occurrence[first] = (occurrence[first] or 1) + 1
+         local calls = first.calls or {}
+         call = calls[occurrence[first]] or calls[1]
+      else
+         call = (row.calls or {})[1]
+      end
       if call then
          row.input_shape = (arrays_of(call.inputs)[1] or {}).shape
          local o = arrays_of(call.output)[1]
@@ -453,6 +501,8 @@ local function summary(model, input, opts)
       else row.trainable_text = "Partial" end
       row.trainable = row.trainable_text
       row.params = row.expanded and row.own_params or row.total_params
+   end
+   for _, row in ipairs(order) do
       row.module, row.parent, row.calls, row.first = nil, nil, nil, nil
    end
 
@@ -483,8 +533,9 @@ ty.__doc[summary] = [[ty.summary(model, input, [{depth=3, columns=, batch_dim=, 
   drawn as a tree, Input Shape, Output Shape, Param #, Mult-Adds (columns: any
   of 'input_shape', 'output_shape', 'params', 'mult_adds', 'trainable'), then
   the total / trainable / non-trainable parameters, total mult-adds, and the
-  input, forward/backward (2 x the leaf layers' outputs), parameter and total
-  sizes in MB. input: a full input shape {1, 1, 28, 28} (batch included; or
+  input, forward/backward (2 x the outputs of the leaf layers with parameters,
+  as torchinfo), parameter and total sizes in MB. Rows are labelled
+  "Type: depth-idx", idx counting the rows of each depth through the table. input: a full input shape {1, 1, 28, 28} (batch included; or
   without it and batch_dim=1), an example array, or a list of shapes/arrays for
   several inputs (dtypes={'int32', ...} for each shape; default float32).
   Shapes come from lazy shape inference: the forward only builds graphs, so

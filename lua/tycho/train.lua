@@ -42,6 +42,17 @@ local function term_cols()
    return 80
 end
 
+-- Erasing the rest of a line: ANSI "\27[K", except on a dumb terminal
+-- (Emacs shell mode, TERM=dumb), where the line is blanked with spaces.
+local function dumb_term() return os.getenv("TERM") == "dumb" end
+local function redraw(stream, text, nl)
+   if dumb_term() then
+      stream:write("\r", string.rep(" ", term_cols() - 1), "\r", text, nl or "")
+   else
+      stream:write("\r", text, "\27[K", nl or "")
+   end
+end
+
 local function is_tty(stream)
    if stream ~= io.stdout and stream ~= io.stderr then return false end
    local ok, r = pcall(ty.isatty, stream == io.stderr and "stderr" or "stdout")
@@ -110,37 +121,57 @@ local function new_bar(o)
    return self
 end
 
--- The line of the bar at its current count, fitted to width columns.
+-- The line of the bar at its current count, fitted to width columns. What
+-- gives way when the terminal is narrow, in order: the bar shrinks (to 10
+-- cells), the trailing postfix items go (keeping the first, the loss), the
+-- bar goes, the rate goes, then the line is cut.
 function Bar:line(width)
    local el = now() - self.start
    local rate = el > 0 and self.n / el or 0
    local rate_s = rate >= 1 and fmt("%.1f it/s", rate)
       or (rate > 0 and fmt("%.2f s/it", 1 / rate) or "? it/s")
    local post = self.postfix and self.postfix() or ""
-   if post ~= "" then post = " " .. post end
+   -- postfix items: "name value" pairs separated by single spaces
+   local items = {}
+   for name, value in post:gmatch("(%S+) (%S+)") do items[#items + 1] = name .. " " .. value end
+   if #items == 0 and post ~= "" then items[1] = post end
+   local function post_of(k)
+      if k == 0 then return "" end
+      return " " .. table.concat(items, " ", 1, k)
+   end
    local head = self.desc ~= "" and (self.desc .. " ") or ""
    if self.total and self.total > 0 then
       local remain = rate > 0 and (self.total - self.n) / rate or math.huge
       local count = fmt("%d/%d", self.n, self.total)
       local times = fmt("[%s<%s, %s]", hms(el), hms(remain), rate_s)
       local fixed = ulen(head) + ulen(count) + ulen(times) + 2
-      local barw = math.min(30, width - fixed - ulen(post))
-      if barw < 8 then
-         -- no room: drop the postfix first, then the bar
-         post = ""
-         barw = math.min(30, width - fixed)
-      end
-      local s
-      if barw >= 8 then
+      local function bar_of(barw)
          local filled = math.floor(barw * math.min(self.n, self.total) / self.total)
-         s = head .. string.rep("█", filled) .. string.rep("░", barw - filled) .. " " ..
-             count .. " " .. times .. post
-      else
-         s = head .. count .. " " .. times .. post
+         return string.rep("█", filled) .. string.rep("░", barw - filled) .. " "
       end
-      return ucut(s, width)
+      for k = #items, 0, -1 do
+         local barw = math.min(30, width - fixed - ulen(post_of(k)))
+         if barw >= 10 then
+            return head .. bar_of(barw) .. count .. " " .. times .. post_of(k)
+         end
+         if k == 1 or #items == 0 then
+            -- no room for a bar next to the loss: the counts and the loss alone
+            for j = math.max(#items, 1), 0, -1 do
+               local s = head .. count .. " " .. times .. post_of(math.min(j, #items))
+               if ulen(s) <= width then return s end
+            end
+            break
+         end
+      end
+      local s = head .. count .. " " .. fmt("[%s<%s]", hms(el), hms(remain))
+      if ulen(s) <= width then return s end
+      return ucut(head .. count, width)
    end
-   return ucut(fmt("%s%d [%s, %s]%s", head, self.n, hms(el), rate_s, post), width)
+   for k = #items, 0, -1 do
+      local s = fmt("%s%d [%s, %s]%s", head, self.n, hms(el), rate_s, post_of(k))
+      if ulen(s) <= width then return s end
+   end
+   return ucut(fmt("%s%d [%s]", head, self.n, hms(el)), width)
 end
 
 function Bar:render(force)
@@ -149,7 +180,7 @@ function Bar:render(force)
    if not force and t - self.last < self.interval then return end
    self.last = t
    local width = term_cols() - 1
-   self.stream:write("\r", self:line(width), "\27[K")
+   redraw(self.stream, self:line(width))
    self.stream:flush()
 end
 
@@ -170,7 +201,7 @@ function Bar:close(final)
    self.closed = true
    if self.tty then
       if final then
-         self.stream:write("\r", final, "\27[K\n")
+         redraw(self.stream, final, "\n")
       else
          self:render(true)
          self.stream:write("\n")
@@ -189,13 +220,34 @@ doc(new_bar, [[ty.train.Bar{total=, desc=, stream=io.stdout, tty=, interval=0.1,
   draws nothing and close prints final_line as a plain line. postfix() -> the
   text shown after the counts (called only when drawing).]])
 
+local IPAIRS_ITER = ipairs({})
+
 -- ty.progress(iterable | n, {desc=, total=, stream=}) -> iterator
-local function progress(it, opts)
+local function progress(it, opts, ...)
+   local nextf
+   local total
+   if type(it) == "function" and select("#", ...) > 0 then
+      -- the triple of a generic for: ty.progress(ipairs(t)), ty.progress(pairs(t))
+      local f, state, ctrl = it, opts, ...
+      local o = select(2, ...)
+      if f == IPAIRS_ITER and type(state) == "table" then total = #state
+      elseif f == next and type(state) == "table" then
+         total = 0
+         for _ in pairs(state) do total = total + 1 end
+      end
+      nextf = function()
+         local r = pack(f(state, ctrl))
+         ctrl = r[1]
+         return unpack(r, 1, r.n)
+      end
+      it, opts = nextf, o
+   end
    opts = opts or {}
    if type(opts) ~= "table" then error("[progress] argument 2 must be an options table", 2) end
-   local total = opts.total
-   local nextf
-   if type(it) == "number" then
+   total = opts.total or total
+   if nextf then
+      -- set above
+   elseif type(it) == "number" then
       if math.type(it) ~= "integer" and it ~= math.floor(it) then
          error("[progress] expected an integer count, got " .. tostring(it), 2)
       end
@@ -246,7 +298,9 @@ ty.progress = progress
 doc(progress, [[ty.progress(n | list | loader | iterator, [{desc=, total=, stream=io.stdout}]) -> iterator
   Wraps a loop with a progress bar: `for i in ty.progress(100) do ... end`,
   `for i, v in ty.progress(list)`, `for x, y in ty.progress(loader)` (a
-  DataLoader: one epoch), or any iterator function (total= for its length).
+  DataLoader: one epoch), `for i, v in ty.progress(ipairs(t))` (or pairs:
+  a generic-for triple, without options), or any iterator function (total=
+  for its length).
   On a terminal the bar redraws in place (at most 10 times a second) with
   count, elapsed<remaining and it/s; otherwise one line is printed at the end.]])
 
@@ -301,7 +355,13 @@ function History:__tostring()
       local v = self.epoch[k][n]
       if v and k ~= "time" and k ~= "lr" then parts[#parts + 1] = short(k) .. " " .. num_str(v) end
    end
-   return fmt("History(%d epoch%s%s%s)", n, n == 1 and "" or "s",
+   local extra = ""
+   local ns = #self.steps
+   if ns > 0 and (self.interrupted or n == 0) then
+      extra = fmt(", %d step%s", ns, ns == 1 and "" or "s")
+   end
+   if self.interrupted then extra = extra .. ", interrupted" end
+   return fmt("History(%d epoch%s%s%s%s)", n, n == 1 and "" or "s", extra,
               #parts > 0 and ": " or "", table.concat(parts, ", "))
 end
 
@@ -399,6 +459,52 @@ local function history_from_table(t, path)
    return h
 end
 
+-- A history from per-epoch records {{epoch=, key=value, ...}, ...} (the
+-- lines of a JSONLogger or the rows of a CSVLogger file).
+local function history_from_records(recs, path)
+   local h = new_history()
+   for i, r in ipairs(recs) do
+      local logs = {}
+      for k, v in pairs(r) do
+         if k ~= "epoch" then
+            if v == "nan" or v == "NaN" or v == "-nan" then v = 0 / 0
+            elseif v == "inf" or v == "Infinity" then v = math.huge
+            elseif v == "-inf" or v == "-Infinity" then v = -math.huge end
+            if type(v) == "number" then logs[k] = v end
+         end
+      end
+      h:record_epoch(tonumber(r.epoch) or i, logs)
+   end
+   if #h.epochs == 0 then
+      error(fmt("[History.load] %s: no epoch records in the file", path), 3)
+   end
+   return h
+end
+
+local function parse_csv(text, path)
+   local lines = {}
+   for l in text:gmatch("[^\r\n]+") do lines[#lines + 1] = l end
+   local head = {}
+   for name in ((lines[1] or "") .. ","):gmatch("([^,]*),") do head[#head + 1] = name end
+   if head[1] ~= "epoch" then
+      error(fmt("[History.load] %s: not a CSVLogger file (its header does not start with " ..
+                "'epoch')", path), 3)
+   end
+   local recs = {}
+   for i = 2, #lines do
+      local r, c = {}, 0
+      for cell in (lines[i] .. ","):gmatch("([^,]*),") do
+         c = c + 1
+         if head[c] and cell ~= "" then
+            local n = tonumber(cell)
+            r[head[c]] = n and (head[c] == "epoch" and n or n + 0.0) or cell
+         end
+      end
+      recs[#recs + 1] = r
+   end
+   return recs
+end
+
 function History.load(path)
    if type(path) ~= "string" then
       error("[History.load] argument 1 (path) must be a string, got " .. type(path), 2)
@@ -407,13 +513,53 @@ function History.load(path)
    if not f then error("[History.load] cannot open " .. tostring(err), 2) end
    local text = f:read("a")
    f:close()
+   if path:match("%.safetensors$") or (text:sub(9, 10) == '{"' and
+                                       not text:match("^%s*[{%[]")) then
+      -- a ModelCheckpoint file: the history is in its extra part
+      local ok, ck = pcall(ty.load_checkpoint, path, {restore_rng = false})
+      if not ok then
+         error(fmt("[History.load] %s: neither a history (JSON) nor a checkpoint: %s", path,
+                   tostring(ck)), 2)
+      end
+      local t = type(ck.extra) == "table" and ck.extra.history
+      if type(t) ~= "table" then
+         error(fmt("[History.load] %s: this checkpoint holds no history (only fit's " ..
+                   "ModelCheckpoint writes one)", path), 2)
+      end
+      t.format = t.format or "tycho.history"
+      return history_from_table(t, path)
+   end
+   if path:match("%.csv$") then return history_from_records(parse_csv(text, path), path) end
    local ok, t = pcall(json.decode, text)
-   if not ok then error(fmt("[History.load] %s: not valid JSON: %s", path, tostring(t)), 2) end
+   if not ok then
+      -- JSON lines (a JSONLogger file): one object per epoch
+      local recs, bad = {}, nil
+      for line in text:gmatch("[^\n]+") do
+         if line:match("%S") then
+            local lok, r = pcall(json.decode, line)
+            if not lok or type(r) ~= "table" then bad = true break end
+            recs[#recs + 1] = r
+         end
+      end
+      if bad or #recs == 0 then
+         error(fmt("[History.load] %s: not valid JSON: %s", path, tostring(t)), 2)
+      end
+      return history_from_records(recs, path)
+   end
+   if type(t) == "table" and t.format == nil and t.epoch ~= nil and type(t.epoch) == "number" then
+      return history_from_records({t}, path)        -- a JSONLogger file of one epoch
+   end
    return history_from_table(t, path)
 end
 
 History.new = new_history
 M.History = History
+ty.__doc[History] = [[ty.train.History -- what fit returns: the per-epoch logs and per-step losses
+  h.epoch[key] (key: loss, accuracy, val_loss, val_accuracy, lr, time, ...) lists
+  one value per epoch, h.epochs the epoch numbers, h.step.loss and h.steps every
+  step; #h is the number of epochs; h.interrupted after a Ctrl-C.
+  h:get(key), h:keys(), h:plot("curves.png"), h:save("h.json"),
+  ty.train.History.load(path), h:curves(), h:to_table().]]
 doc(History.new, [[ty.train.History.new() -> history
   An empty History (fit returns one). history.epoch[key] is the list of per-epoch
   values (key: loss, val_loss, accuracy, val_accuracy, lr, ...), history.epochs the
@@ -427,7 +573,9 @@ doc(History.plot, [[history:plot(path, [opts])
   ty.plot.curves; the format follows the extension (.png, .svg, .ps).]])
 doc(History.curves, "history:curves() -> panels\n  The data of history:plot: {{title=, series={{label=, x=, y=}, ...}}, ...}.")
 doc(History.save, "history:save(path)\n  Writes the history as JSON (atomically); ty.train.History.load reads it back.")
-doc(History.load, "ty.train.History.load(path) -> history\n  Reads a history written by history:save.")
+doc(History.load, "ty.train.History.load(path) -> history\n  Reads a history written by " ..
+    "history:save; also the history inside a\n  ModelCheckpoint file (.safetensors), a " ..
+    "JSONLogger file (JSON lines) or a\n  CSVLogger file (.csv).")
 doc(History.to_table, "history:to_table() -> table\n  The JSON form of the history (NaN as the string \"NaN\").")
 
 -- ------------------------------------------------------------------ callbacks
@@ -438,7 +586,19 @@ local HOOKS = {"on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end
 local function callback_class(name)
    local cls = {__name = name}
    cls.__index = cls
-   cls.__tostring = function(self) return name .. "()" end
+   -- EarlyStopping{monitor='val_loss', patience=3, ...}: its settings and state
+   cls.__tostring = function(self)
+      local parts = {}
+      for k, v in pairs(self) do
+         local t = type(v)
+         if type(k) == "string" and k:sub(1, 1) ~= "_" and
+            (t == "number" or t == "string" or t == "boolean") then
+            parts[#parts + 1] = k .. "=" .. (t == "string" and fmt("%q", v) or num_str(v))
+         end
+      end
+      table.sort(parts)
+      return name .. "{" .. table.concat(parts, ", ") .. "}"
+   end
    return cls
 end
 
@@ -456,6 +616,18 @@ local function check_opts(fname, opts, allowed)
    end
    return opts
 end
+
+-- Checks that opts[key] (when given) is a number satisfying ok(v).
+local function check_number(fname, opts, key, what, ok)
+   local v = opts[key]
+   if v == nil then return end
+   if type(v) ~= "number" or (ok and not ok(v)) then
+      error(fmt("[%s] %s must be %s, got %s", fname, key, what,
+                type(v) == "string" and fmt("%q", v) or tostring(v)), 3)
+   end
+end
+local function nonneg(v) return v >= 0 end
+local function nonneg_int(v) return v >= 0 and v == math.floor(v) end
 
 local function set(list)
    local s = {}
@@ -490,8 +662,12 @@ local function monitored(fname, logs, monitor)
       local ks = {}
       for k in pairs(logs) do ks[#ks + 1] = k end
       table.sort(ks)
-      error(fmt("[%s] monitored value '%s' is not in the logs (have: %s)", fname, monitor,
-                table.concat(ks, ", ")), 0)
+      local hint = ""
+      if monitor:sub(1, 4) == "val_" and logs["val_loss"] == nil then
+         hint = fmt("; fit has no val_data: pass val_data= or monitor='%s'", monitor:sub(5))
+      end
+      error(fmt("[%s] monitored value '%s' is not in the logs (have: %s)%s", fname, monitor,
+                table.concat(ks, ", "), hint), 0)
    end
    return v
 end
@@ -537,6 +713,12 @@ end
 callbacks.EarlyStopping = function(opts)
    opts = check_opts("EarlyStopping", opts, set{"monitor", "patience", "min_delta", "mode",
                                                  "restore_best"})
+   check_number("EarlyStopping", opts, "patience", "a non-negative integer", nonneg_int)
+   check_number("EarlyStopping", opts, "min_delta", "a number")
+   if opts.monitor ~= nil and type(opts.monitor) ~= "string" then
+      error("[EarlyStopping] monitor must be a log name such as 'val_loss', got " ..
+            type(opts.monitor), 2)
+   end
    local self = setmetatable({}, EarlyStopping)
    self.monitor = opts.monitor or "val_loss"
    self.patience = opts.patience or 3
@@ -629,8 +811,9 @@ function ReduceLR:on_epoch_end(epoch, logs, tr)
          local new = math.max(old * self.factor, self.min_lr)
          if new < old then
             opt:set_lr(new)
-            tr:message(fmt("epoch %d: %s did not improve for %d epochs; learning rate %s -> %s",
-                           epoch, self.monitor, self.wait, num_str(old), num_str(new)))
+            tr:message(fmt("epoch %d: %s did not improve for %d epoch%s; learning rate %s -> %s",
+                           epoch, self.monitor, self.wait, self.wait == 1 and "" or "s",
+                           num_str(old), num_str(new)))
          end
          self.wait, self.cooldown_left = 0, self.cooldown
       end
@@ -639,6 +822,15 @@ end
 callbacks.ReduceLROnPlateau = function(opts)
    opts = check_opts("ReduceLROnPlateau", opts, set{"monitor", "factor", "patience",
                                                      "min_delta", "min_lr", "cooldown", "mode"})
+   check_number("ReduceLROnPlateau", opts, "factor", "a number in (0, 1)")
+   check_number("ReduceLROnPlateau", opts, "patience", "a non-negative integer", nonneg_int)
+   check_number("ReduceLROnPlateau", opts, "cooldown", "a non-negative integer", nonneg_int)
+   check_number("ReduceLROnPlateau", opts, "min_lr", "a non-negative number", nonneg)
+   check_number("ReduceLROnPlateau", opts, "min_delta", "a number")
+   if opts.monitor ~= nil and type(opts.monitor) ~= "string" then
+      error("[ReduceLROnPlateau] monitor must be a log name such as 'val_loss', got " ..
+            type(opts.monitor), 2)
+   end
    local self = setmetatable({}, ReduceLR)
    self.monitor = opts.monitor or "val_loss"
    self.factor = opts.factor or 0.1
@@ -736,6 +928,13 @@ callbacks.PlotCurves = function(opts)
    if type(opts) ~= "table" or type(opts.path) ~= "string" then
       error("[PlotCurves] option path (an image file name) is required", 2)
    end
+   local ext = (opts.path:match("%.([%w]+)$") or ""):lower()
+   if ext ~= "png" and ext ~= "svg" and ext ~= "ps" and ext ~= "eps" then
+      -- said now, not after the first epoch
+      error(fmt("[PlotCurves] %s: the plot is written as .png, .svg, .ps or .eps%s",
+                opts.path, ext == "pdf" and " (libplot has no PDF: convert a .ps with ps2pdf)"
+                or ""), 2)
+   end
    local extra = {}
    for k, v in pairs(opts) do if k ~= "path" then extra[k] = v end end
    return setmetatable({path = opts.path, opts = next(extra) and extra or nil}, PlotCurves)
@@ -763,6 +962,14 @@ doc(callbacks.TerminateOnNaN, [[ty.train.callbacks.TerminateOnNaN() -> callback
   every step).]])
 
 for k, v in pairs(callbacks) do if k ~= "__doc" then M[k] = v end end
+-- help(cb) on a callback object shows its constructor's doc
+for cls, ctor in pairs{[EarlyStopping] = callbacks.EarlyStopping,
+                       [ModelCheckpoint] = callbacks.ModelCheckpoint,
+                       [ReduceLR] = callbacks.ReduceLROnPlateau, [CSVLogger] = callbacks.CSVLogger,
+                       [JSONLogger] = callbacks.JSONLogger, [PlotCurves] = callbacks.PlotCurves,
+                       [TerminateOnNaN] = callbacks.TerminateOnNaN} do
+   ty.__doc[cls] = ty.__doc[ctor]
+end
 
 -- Calls hook `name` of every callback. Objects with a metatable get
 -- cb:name(...); plain tables of functions get fn(...); a bare function is an
@@ -798,9 +1005,15 @@ local function resolve_loss(fname, loss)
              "function(pred, target)", fname), 3)
 end
 
+-- Keras's names for the usual metrics
+local METRIC_ALIASES = {acc = "accuracy", sparse_categorical_accuracy = "accuracy",
+                        categorical_accuracy = "accuracy", top5 = "top5_accuracy",
+                        top_5_accuracy = "top5_accuracy"}
+
 local function resolve_metrics(fname, list)
    local out = {}
    for i, m in ipairs(list or {}) do
+      if type(m) == "string" then m = METRIC_ALIASES[m] or m end
       if type(m) == "string" then
          if not (ty.metrics and ty.metrics.get) then
             error(fmt("[%s] ty.metrics.get is not available for metric '%s'", fname, m), 3)
@@ -838,6 +1051,28 @@ local function resolve_data(fname, d, what, batch_size, shuffle, seed)
              fname, what, type(d)), 3)
 end
 
+-- Class-label errors, explained: an index error from a classification loss
+-- means labels outside 1..C, usually 0-based labels.
+local CLASS_LOSSES = {cross_entropy = true, nll = true, focal = true}
+local function explain(fname, err, loss)
+   if type(err) ~= "string" then return err end
+   local idx, size = err:match("index (%-?%d+) is out of range for axis %d+ of size (%d+)")
+   if not idx then return err end
+   local classy = err:find("cross_entropy", 1, true) or err:find("nll", 1, true)
+      or (type(loss) == "string" and CLASS_LOSSES[loss])
+   if not classy then return err end
+   local i = tonumber(idx)
+   local hint
+   if i == 0 then
+      hint = fmt("[%s] class labels are 1-based in tycho (1..%s, like Lua indices) but a " ..
+                 "label is 0: labels that start at 0 need y + 1", fname, size)
+   else
+      hint = fmt("[%s] a class label is %d, outside 1..%s: labels are class indices 1..C " ..
+                 "and the model must output C = %s scores per row", fname, i, size, size)
+   end
+   return hint .. "\n  (" .. err:gsub("^lua/tycho/train%.lua:%d+: ", "") .. ")"
+end
+
 local function is_interrupt(err)
    return type(err) == "string" and err:find("interrupted", 1, true) ~= nil
 end
@@ -862,7 +1097,7 @@ function Trainer:message(s)
    if self.verbose > 0 then
       local out = self.stream or io.stdout
       if self.bar and not self.bar.closed and self.bar.tty then
-         out:write("\r\27[K")
+         redraw(out, "")
       end
       out:write(s, "\n")
       out:flush()
@@ -980,7 +1215,7 @@ local function run_eval(model, loader, loss_fn, ms, bar_desc, verbose, stream)
    end
    if bar then
       bar.closed = true
-      stream:write("\r\27[K")
+      redraw(stream, "")
       stream:flush()
    end
    if was then model:train() end
@@ -1024,13 +1259,18 @@ function M.fit(opts)
       error("[fit] option optimizer must be an optimizer (ty.optim.Adam{...}), got " ..
             type(opt), 2)
    end
+   if opt.step == nil and getmetatable(opt) and getmetatable(opt).__call then
+      error("[fit] option optimizer is an optimizer class: make one with its options, " ..
+            "e.g. ty.optim.Adam{lr=1e-3}", 2)
+   end
    local loss_fn = resolve_loss("fit", opts.loss)
    local data = resolve_data("fit", opts.data, "data", opts.batch_size, true, opts.seed)
    if not data then error("[fit] option data is required", 2) end
    local val = resolve_data("fit", opts.val_data, "val_data", opts.batch_size, false)
    local epochs = opts.epochs or 1
    if math.type(epochs) ~= "integer" or epochs < 0 then
-      error("[fit] epochs must be a non-negative integer, got " .. tostring(epochs), 2)
+      error(fmt("[fit] epochs must be a non-negative integer, got %s%s", tostring(epochs),
+                type(epochs) == "number" and "" or (" (a " .. type(epochs) .. ")")), 2)
    end
    local accum = opts.grad_accum or 1
    if math.type(accum) ~= "integer" or accum < 1 then
@@ -1044,12 +1284,37 @@ function M.fit(opts)
    if verbose == nil or verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
    local stream = opts.stream or io.stdout
    local cbs = opts.callbacks or {}
-   if type(cbs) ~= "table" then error("[fit] callbacks must be a list", 2) end
-   local train_ms = resolve_metrics("fit", opts.metrics)
+   if type(cbs) == "function" or (type(cbs) == "table" and cbs[1] == nil and next(cbs) ~= nil) then
+      -- one callback rather than a list of them
+      local is_cb = type(cbs) == "function" or getmetatable(cbs) ~= nil
+      for _, h in ipairs(HOOKS) do if cbs[h] then is_cb = true end end
+      if not is_cb then
+         error("[fit] callbacks must be a list of callbacks {cb1, cb2, ...}, got a table " ..
+               "without hooks (" .. table.concat(HOOKS, ", ") .. ")", 2)
+      end
+      cbs = {cbs}
+   elseif type(cbs) ~= "table" then
+      error("[fit] callbacks must be a list of callbacks, got " .. type(cbs), 2)
+   end
+   for i, c in ipairs(cbs) do
+      if type(c) ~= "function" and type(c) ~= "table" then
+         error(fmt("[fit] callbacks[%d] must be a callback (ty.train.callbacks.*), a table of " ..
+                   "hook functions or a function, got %s", i, type(c)), 2)
+      end
+   end
+   local metric_list = opts.metrics
+   if type(metric_list) == "string" or (type(metric_list) == "table" and
+                                        type(metric_list.update) == "function") then
+      metric_list = {metric_list}
+   elseif metric_list ~= nil and type(metric_list) ~= "table" then
+      error("[fit] metrics must be a list of names or metric objects, got " ..
+            type(metric_list), 2)
+   end
+   local train_ms = resolve_metrics("fit", metric_list)
    local val_ms = {}
-   for i, m in ipairs(opts.metrics or {}) do
+   for i, m in ipairs(metric_list or {}) do
       if type(m) == "string" then
-         val_ms[i] = ty.metrics.get(m)
+         val_ms[i] = ty.metrics.get(METRIC_ALIASES[m] or m)
          val_ms[i]._key = train_ms[i]._key
       else
          val_ms[i] = train_ms[i]
@@ -1064,9 +1329,20 @@ function M.fit(opts)
    local start_epoch = (opts.initial_epoch or 0) + 1
    if opts.resume then
       local path = opts.resume
-      local ck = ty.load_checkpoint(path)       -- restores the global RNG key
-      restore_model(model, ck.model, path)
-      if ck.optimizer then restore_optimizer(opt, ck.optimizer, path) end
+      if type(path) ~= "string" then
+         error("[fit] resume must be the path of a ModelCheckpoint file, got " .. type(path), 2)
+      end
+      local rok, ck = pcall(ty.load_checkpoint, path)   -- restores the global RNG key
+      if not rok then error("[fit] cannot resume: " .. tostring(ck), 2) end
+      local rerr
+      rok, rerr = pcall(function()
+         restore_model(model, ck.model, path)
+         if ck.optimizer then restore_optimizer(opt, ck.optimizer, path) end
+      end)
+      if not rok then
+         error(fmt("[fit] cannot resume from %s: %s", path,
+                   (tostring(rerr):gsub("^lua/tycho/[%w_]+%.lua:%d+: ", ""))), 2)
+      end
       local extra = ck.extra or {}
       if extra.history then
          local ok, h = pcall(history_from_table, extra.history, path)
@@ -1137,6 +1413,10 @@ function M.fit(opts)
          tr.step = s
          fire(cbs, "on_batch_begin", s, tr)
          local n = batch_size_of(x)
+         if y == nil and type(opts.loss) == "string" then
+            error(fmt("[fit] the batches of data have no targets: loss '%s' needs " ..
+                      "data={x, y} (or a loader of (x, y) batches)", opts.loss), 0)
+         end
          local l, pred, grads = vg(x, y)
          for _, m in ipairs(train_ms) do m:update(pred, y) end
          lsum = add(lsum, l * n)
@@ -1153,16 +1433,21 @@ function M.fit(opts)
                acc_grads, acc_n = nil, 0
             end
          end
+         -- the step is recorded as soon as the update is built: a Ctrl-C that
+         -- lands from here on completes it (fit evaluates what the model and
+         -- the optimizer hold), so history.step matches opt.step
          if boundary then
             if clip then grads = ty.optim.clip_grad_norm(grads, clip) end
             opt:update(model, grads)
             tr.global_step = tr.global_step + 1
+            step_losses[#step_losses + 1] = l
+            step_ids[#step_ids + 1] = tr.global_step
             ty.eval(l, lsum, model:parameters(), model:buffers(), opt:state(), metric_states(train_ms))
          else
+            step_losses[#step_losses + 1] = l
+            step_ids[#step_ids + 1] = tr.global_step
             ty.eval(l, lsum, acc_grads, model:buffers(), metric_states(train_ms))
          end
-         step_losses[#step_losses + 1] = l
-         step_ids[#step_ids + 1] = tr.global_step
          if bar then bar:update(1) end
          if opts.log_every and verbose > 0 and not (bar and bar.tty)
             and s % opts.log_every == 0 then
@@ -1233,7 +1518,7 @@ function M.fit(opts)
          stream:flush()
       end
       tr.bar = nil
-      if not is_interrupt(failure) then error(failure, 0) end
+      if not is_interrupt(failure) then error(explain("fit", failure, opts.loss), 0) end
       settle()
       -- complete the step that was running: what the model and the optimizer
       -- hold (lazy or not) is evaluated now
@@ -1260,8 +1545,8 @@ doc(M.fit, [[ty.train.fit{model=, loss=, optimizer=, data=, val_data=, epochs=1,
   Each step is one graph evaluated once: forward, backward (nn.value_and_grad),
   optional clipping (clip_norm, ty.optim.clip_grad_norm), the update, the
   running loss and the metric accumulators. grad_accum=k averages the gradients
-  of k batches per update. metrics: names for ty.metrics.get ('accuracy', ...)
-  or metric objects; validated on val_data each epoch as val_<name>, with
+  of k batches per update. metrics: names for ty.metrics.get ('accuracy', ...;
+  Keras's 'acc' works too) or metric objects (one name alone is fine); validated on val_data each epoch as val_<name>, with
   val_loss. The model is in train mode during fit and in eval mode for the
   validation. callbacks: ty.train.callbacks.* objects, tables of functions on
   on_train_begin(tr), on_train_end(tr), on_epoch_begin(epoch, tr),
@@ -1286,10 +1571,17 @@ function M.evaluate(opts)
    local data = resolve_data("evaluate", opts.data, "data", opts.batch_size, false)
    if not data then error("[evaluate] option data is required", 2) end
    local loss_fn = opts.loss ~= nil and resolve_loss("evaluate", opts.loss) or nil
-   local ms = resolve_metrics("evaluate", opts.metrics)
+   local ml = opts.metrics
+   if type(ml) == "string" or (type(ml) == "table" and type(ml.update) == "function") then
+      ml = {ml}
+   end
+   local ms = resolve_metrics("evaluate", ml)
    local verbose = opts.verbose
    if verbose == nil or verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
-   return run_eval(opts.model, data, loss_fn, ms, "evaluating", verbose, io.stdout)
+   local ok, res = pcall(run_eval, opts.model, data, loss_fn, ms, "evaluating", verbose,
+                         io.stdout)
+   if not ok then error(explain("evaluate", res, opts.loss), 0) end
+   return res
 end
 doc(M.evaluate, [[ty.train.evaluate{model=, data=, loss=, metrics={}, batch_size=32} -> logs
   Runs model (in eval mode) over data and returns {loss=, accuracy=, ...}: the

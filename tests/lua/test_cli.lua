@@ -144,4 +144,50 @@ T.plot_command = function()
    for _, p in ipairs(files) do os.remove(p) end
 end
 
+-- QA: `tycho plot` reads what the usage promises (a ModelCheckpoint file, a
+-- JSONLogger or CSVLogger file) and errors carry no positions in tycho's files
+T.plot_reads_checkpoints_and_logger_files = function()
+   local cb = ty.train.callbacks
+   local x = ty.random.normal({64, 4}, {key = ty.random.key(3)})
+   local y = (x:sum(-1):gt(0)):astype("int32") + 1
+   local m = ty.nn.Sequential(ty.nn.Linear(4, 2))
+   local ck, jl, csv = tmpname(".safetensors"), tmpname(".jsonl"), tmpname(".csv")
+   ty.train.fit{model = m, loss = "cross_entropy", optimizer = ty.optim.SGD{lr = 0.1},
+                data = {x, y}, batch_size = 16, epochs = 2, verbose = 0,
+                metrics = {"accuracy"},
+                callbacks = {cb.ModelCheckpoint{path = ck}, cb.JSONLogger{path = jl},
+                             cb.CSVLogger{path = csv}}}
+   for _, f in ipairs{ck, jl, csv} do
+      local h = ty.train.History.load(f)
+      assert(#h.epochs == 2 and #h:get("loss") == 2 and h:get("accuracy")[2] >= 0, f)
+      local png = tmpname(".png")
+      local out, err, rc = tycho("plot " .. f .. " -o " .. png)
+      if ty.plot and ty.plot.curves then
+         assert(rc == 0 and out:find("wrote"), f .. ": " .. err)
+         assert((read(png) or ""):sub(1, 4) == "\137PNG", "a PNG from " .. f)
+         os.remove(png)
+      end
+      os.remove(f)
+   end
+   local out, err, rc = tycho("plot /no/such/file.json -o x.png")
+   assert(rc == 1 and err:find("cannot open") and not err:find("lua/tycho/"), err)
+   local bad = file("return ty.nn.Linear(4, 2)")
+   out, err, rc = tycho("summary " .. bad .. " --input 3x5")
+   assert(rc == 1 and err:find("%[Linear%] expected input") and not err:find("lua/tycho/"), err)
+end
+
+-- QA: the main job's command line: mistakes give the usage and status 2 at
+-- once (not a traceback, not after ten epochs)
+T.fashion_mlp_options = function()
+   local out, err, rc = tycho("examples/fashion_mlp.lua --bogus")
+   assert(rc == 2 and err:find("unknown option %-%-bogus") and err:find("usage:") and
+          not err:find("traceback"), err)
+   out, err, rc = tycho("examples/fashion_mlp.lua --epochs 0")
+   assert(rc == 2 and err:find("%-%-epochs needs a positive integer"), err)
+   out, err, rc = tycho("examples/fashion_mlp.lua --out /no/such/dir --quick")
+   assert(rc == 2 and err:find("not a writable directory") and not out:find("epoch"), err)
+   out, err, rc = tycho("examples/fashion_mlp.lua --help")
+   assert(rc == 0 and out:find("^usage:"), out)
+end
+
 return T

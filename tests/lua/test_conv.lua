@@ -303,6 +303,10 @@ function T.vulkan_gradients_match_cpu()
    for _, kind in ipairs({"max_pool2d", "avg_pool2d"}) do
       local f = function(a) return ty[kind](a, 3, {stride = 2, padding = 1, ceil_mode = true}) end
       vk_same(kind, f, {p}, 1e-5)
+      vk_same(kind .. " float16", f, {p:astype("float16")}, 2e-3)
+      vk_same(kind .. " bfloat16 3d", function(a)
+         return ty[kind:gsub("2d", "3d")](a, 2, {stride = 1})
+      end, {p:reshape{1, 2, 3, 7, 6}:astype("bfloat16")}, 1e-2)
       vk_same(kind .. " grad", function(a)
          return ty.grad(function(q) return (f(q) * q:sum()):sum() end)(a)
       end, {p}, 1e-4)

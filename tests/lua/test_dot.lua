@@ -282,4 +282,20 @@ function T.qa_bad_options_are_clean_errors()
    assert(ty.dot.graph(loss, {params = m, rankdir = "LR"}):find("1.weight", 1, true))
 end
 
+-- a back reference (child.parent = self) used to make dot.model recurse
+-- until the process ran out of memory; a shared module is drawn once
+function T.qa_model_with_back_reference_and_shared_module()
+   local C = nn.Module:extend("QACycleDot")
+   function C:init() self.child = nn.Linear(2, 2); self.child.parent = self end
+   function C:forward(x) return self.child(x) end
+   local p = ty.dot.parse(ty.dot.model(C(), {input_shape = {1, 2}}))
+   eq(p.nodes, 3) -- child, input, output
+   local lin = nn.Linear(4, 4)
+   local S = nn.Module:extend("QAShared")
+   function S:init() self.a = lin; self.b = lin end
+   function S:forward(x) return self.b(ty.relu(self.a(x))) end
+   p = ty.dot.parse(ty.dot.model(S()))
+   eq(p.nodes, 1)
+end
+
 return T

@@ -203,6 +203,20 @@ function T.gradients()
       {fx("dice_p"):astype("float64")})
 end
 
+function T.docs()
+   for name, fn in pairs(L) do
+      if type(fn) == "function" then
+         assert(ty.__doc[fn], "ty.losses." .. name .. " has no doc")
+         assert(ty.__doc[fn]:find("ty.losses." .. name .. "(", 1, true), name)
+      end
+   end
+   assert(ty.__doc[L.CenterLoss])
+   for _, name in ipairs{"layer_norm", "rms_norm", "group_norm", "batch_norm", "instance_norm",
+                         "normalize", "scaled_dot_product_attention", "softmax_cross_entropy"} do
+      assert(ty.__doc[ty[name]]:find("ty." .. name .. "(", 1, true), name)
+   end
+end
+
 function T.errors()
    local x = fx("ce_x")
    h.assert_error(function() L.cross_entropy(x, ty.array{1, 2}) end,

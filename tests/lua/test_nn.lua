@@ -753,4 +753,96 @@ function T.vulkan_matches_cpu()
                d(ty.ones{4, 4}, {key = ty.random.key(2)}))
 end
 
+-- QA regressions (bad input must be a clear error naming the layer, raised
+-- at the user's line, never a silent no-op).
+function T.qa_unknown_options_are_errors()
+   local err = h.assert_error
+   err(function() nn.Linear(3, 4, {biass = false}) end,
+       "[Linear] unknown option 'biass' (expected bias, dtype, device)")
+   err(function() nn.Embedding(3, 2, {padding = 1}) end, "[Embedding] unknown option 'padding'")
+   err(function() nn.RoPE(4, {tradition = true}) end, "[RoPE] unknown option 'tradition'")
+   err(function() nn.Dropout(0.5)(ty.ones{3}, {kee = 1}) end, "[Dropout] unknown option 'kee'")
+   err(function() nn.SinusoidalPositionalEncoding(4)(ty.ones{2, 4}, {ofset = 1}) end,
+       "[SinusoidalPositionalEncoding] unknown option 'ofset'")
+   err(function() nn.init.normal({2}, {sdt = 1}) end,
+       "[init.normal] unknown option 'sdt' (expected dtype, key, device, mean, std)")
+   err(function() nn.init.kaiming_uniform({2, 3}, {nonlinarity = "relu"}) end,
+       "unknown option 'nonlinarity'")
+   err(function() nn.LeakyReLU({slope = 0.2}) end, "[LeakyReLU] unknown option 'slope'")
+   err(function() nn.LeakyReLU({negative_slope = "x"}) end,
+       "[LeakyReLU] negative_slope must be a number, got 'x'")
+   err(function() nn.Linear(2, 2):load_weights("x.npz", {form = "torch"}) end,
+       "[load_weights] unknown option 'form'")
+   h.assert_shape(nn.LeakyReLU({negative_slope = 0.2})(ty.ones{2}), {2})
+   h.assert_shape(nn.GELU("tanh")(ty.ones{2}), {2})
+end
+
+function T.qa_errors_point_at_the_callers_line()
+   local line = debug.getinfo(1, "l").currentline
+   local m = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+   local e = h.assert_error(function() m(ty.ones{2, 5}) end, "[Linear] expected input (...,4)")
+   assert(e:find("test_nn.lua:" .. (line + 2) .. ":", 1, true), e)
+   e = h.assert_error(function() nn.Linear(-1, 2) end, "in_features must be an integer >= 0")
+   assert(e:find("test_nn.lua:", 1, true), e)
+   e = h.assert_error(function() nn.Dropout(0.5)(nil) end, "[Dropout] input must be an array, got nil")
+   assert(e:find("test_nn.lua:", 1, true), e)
+end
+
+function T.qa_bad_values()
+   local err = h.assert_error
+   err(function() nn.Dropout(0 / 0) end, "[Dropout] p must be a number in [0, 1]")
+   err(function() nn.Linear(2, 2):astype("int32") end,
+       "[Linear:astype] dtype must be a floating type")
+   err(function() nn.Linear(2, 2):astype("foo") end, "[Linear:astype]")
+   err(function() nn.Linear(1, 1):apply(5) end, "[Linear:apply] argument 1 must be a function")
+   err(function() nn.Linear(1, 1):train("yes") end, "[Linear:train] mode must be a boolean")
+   err(function() nn.Linear(1, 1):named_parameters(5) end,
+       "[named_parameters] options must be a table {recurse=true} or a boolean, got number")
+   err(function() nn.Linear(1, 1):named_parameters({recursive = false}) end,
+       "[named_parameters] unknown option 'recursive'")
+   -- update checks shapes, and applies nothing when any entry is wrong
+   local m = nn.Linear(3, 2)
+   local w = m.weight
+   err(function() m:update({weight = ty.ones{5, 5}}) end,
+       "[update] 'weight' has shape (2,3), got (5,5)")
+   err(function() m:update({bias = ty.ones{2}, wieght = ty.ones{2, 3}}) end, "no parameter 'wieght'")
+   assert(rawequal(m.weight, w))
+   -- zero-size layers as PyTorch (no infinite init bounds)
+   local y = nn.Linear(0, 4)(ty.zeros{2, 0})
+   h.assert_close(y, ty.zeros{2, 4} + nn.Linear(0, 4).bias * 0)
+   h.assert_shape(nn.Linear(4, 0)(ty.zeros{2, 4}), {2, 0})
+end
+
+function T.qa_load_weights_messages()
+   local dir = os.tmpname()
+   os.remove(dir)
+   local m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+   -- a torch-named file (0-based positions) without from='torch' gets a hint
+   ty.save(dir .. ".npz", {["0.weight"] = ty.ones{3, 2}, ["0.bias"] = ty.ones{3},
+                           ["2.weight"] = ty.ones{1, 3}, ["2.bias"] = ty.ones{1}})
+   h.assert_error(function() m:load_weights(dir .. ".npz") end, "pass {from='torch'}")
+   m:load_weights(dir .. ".npz", {from = "torch"})
+   h.assert_close(m[3].weight, {{1, 1, 1}})
+   os.remove(dir .. ".npz")
+   h.assert_error(function() m:load_weights("/nonexistent/x.npz") end,
+                  "[load_weights] [load] /nonexistent/x.npz: cannot open")
+   h.assert_error(function() m:save_weights("/nonexistent/dir/x.safetensors") end,
+                  "[save_weights] [save] /nonexistent/dir/x.safetensors")
+end
+
+-- a back reference (child.parent = self) used to make tostring recurse
+-- until the process ran out of memory
+function T.qa_tostring_with_a_back_reference()
+   local C = nn.Module:extend("QACycle")
+   function C:init() self.child = nn.Linear(2, 2); self.child.parent = self end
+   function C:forward(x) return self.child(x) end
+   local c = C()
+   h.assert_eq(tostring(c), "QACycle(\n  (child): Linear(in_features=2, out_features=2, bias=true\n" ..
+                            "    (parent): <cycle: QACycle>\n  )\n)")
+   h.assert_eq(#c:named_parameters(), 2)
+   -- a shared (not cyclic) module still prints in full at each place
+   local shared = nn.Linear(1, 1)
+   assert(not tostring(nn.Sequential(shared, shared)):find("cycle"))
+end
+
 return T

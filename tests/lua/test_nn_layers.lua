@@ -623,4 +623,39 @@ function T.vulkan_matches_cpu()
    if #failures > 0 then error(table.concat(failures, "\n")) end
 end
 
+-- QA regressions: misspelt options used to be ignored silently (e.g.
+-- mha(q, k, v, {mask=m}) ran WITHOUT the mask: the option is attn_mask).
+function T.qa_unknown_options_are_errors()
+   local err = h.assert_error
+   err(function() nn.Conv2d(3, 6, 3, {strid = 2}) end,
+       "[Conv2d] unknown option 'strid' (expected stride, padding")
+   err(function() nn.MaxPool2d(2, {stide = 2}) end, "[MaxPool2d] unknown option 'stide'")
+   err(function() nn.BatchNorm2d(3, {epsilon = 1e-3}) end, "[BatchNorm2d] unknown option 'epsilon'")
+   err(function() nn.LayerNorm(8, {eps = 1e-6, affine = false}) end, "[LayerNorm] unknown option 'affine'")
+   err(function() nn.LSTM(4, 8, {batchfirst = true}) end, "[LSTM] unknown option 'batchfirst'")
+   local mha = nn.MultiHeadAttention(8, 2)
+   local q = ty.randn{2, 3, 8}
+   err(function() mha(q, q, q, {mask = ty.ones({3, 3}, "bool")}) end,
+       "[MultiHeadAttention] unknown option 'mask' (expected attn_mask,")
+   err(function() mha(q, {casual = true}) end, "unknown option 'casual'")
+   local tel = nn.TransformerEncoderLayer(8, 2, {dim_feedforward = 16})
+   err(function() nn.TransformerEncoderLayer(8, 2, {ffn_dim = 16}) end,
+       "[TransformerEncoderLayer] unknown option 'ffn_dim'")
+   err(function() tel(q, {causal = true}) end, "[TransformerEncoderLayer] unknown option 'causal'")
+   h.assert_shape(tel(q, {is_causal = true}), {2, 3, 8})
+   -- stacks still clone their layers; PyTorch's positional Transformer(d, nhead, opts)
+   h.assert_shape(nn.TransformerEncoder(tel, 2)(q), {2, 3, 8})
+   local tr = nn.Transformer(8, 2, {num_encoder_layers = 1, num_decoder_layers = 1,
+                                    dim_feedforward = 16, dropout = 0})
+   h.assert_shape(tr(q, ty.randn{2, 4, 8}), {2, 4, 8})
+   err(function() nn.Transformer{d_model = 8, nhead = 2, layers = 1} end,
+       "[Transformer] unknown option 'layers'")
+end
+
+function T.qa_recurrent_empty_sequence()
+   h.assert_error(function() nn.LSTM(10, 20)(ty.randn{3, 0, 10}) end,
+                  "[LSTM] the input sequence is empty (length 0): got (3,0,10)")
+   h.assert_error(function() nn.GRU(4, 5)(ty.randn{0, 4}) end, "[GRU] the input sequence is empty")
+end
+
 return T

@@ -213,6 +213,8 @@ function T.vulkan_matches_cpu()
    same("normalize f16", function(z) return ty.normalize(z:astype("float16"), 3):astype("float32") end,
       {x}, 2e-3)
    same("normalize long", function(z) return ty.normalize(z, 2) end, {ty.randn{2, 3000}})
+   same("normalize longer", function(z) return ty.normalize(z, 2) end, {ty.randn{2, 9000}})
+   same("rms longer", function(z) return ty.normalize(z, {1, 3}, {rms = true}) end, {ty.randn{30, 2, 300}})
    local q, k, v = ty.randn{2, 3, 5, 4}, ty.randn{2, 3, 7, 4}, ty.randn{2, 3, 7, 6}
    local sdpa = ty.scaled_dot_product_attention
    same("att", function(a, b, c) return sdpa(a, b, c) end, {q, k, v})
@@ -231,6 +233,8 @@ function T.vulkan_matches_cpu()
    same("ce", function(a, b) return ty.softmax_cross_entropy(a, b, {ignore_index = -100}) end, {lg, lab})
    same("ce long", function(a, b) return ty.softmax_cross_entropy(a, b) end,
       {ty.randn{3, 300}, ty.array({1, 300, 7}, {dtype = "int32"})})
+   same("ce longer", function(a, b) return ty.softmax_cross_entropy(a, b) end,
+      {ty.randn{2, 9000}, ty.array({1, 8999}, {dtype = "int32"})}, 2e-5)
    h.assert_error(function()
       ty.softmax_cross_entropy(ty.randn{2, 3}:to(VK), ty.array({1, 4}, {dtype = "int32"}):to(VK)):eval()
    end, "[softmax_cross_entropy] index 4 is out of range for axis 2 of size 3")

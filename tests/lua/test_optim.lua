@@ -413,4 +413,97 @@ function T.docs()
    assert(ty.__doc[ty.optim_update]:find("ty.optim_update(kind", 1, true))
 end
 
+-- QA regressions: option types and ranges are checked at construction, with
+-- the option's name (before: "attempt to mul a 'string'", silent nonsense).
+function T.qa_option_validation()
+   h.assert_error(function() O.Adam{lr = "x"} end, "[Adam] option lr must be a number or a schedule")
+   h.assert_error(function() O.Adam{lr = -1} end, "[Adam] option lr must be >= 0, got -1")
+   h.assert_error(function() O.Adam{betas = {1.5, 0.9}} end,
+                  "[Adam] option betas must hold numbers in [0, 1), got {1.5, 0.9}")
+   h.assert_error(function() O.Adam{betas = {0.9}} end, "option betas must be a list of 2 numbers")
+   h.assert_error(function() O.SGD{momentum = -1} end, "[SGD] option momentum must be >= 0")
+   h.assert_error(function() O.Adam{eps = "a"} end, "[Adam] option eps must be a number, got a")
+   h.assert_error(function() O.Adam{amsgrad = 1} end, "[Adam] option amsgrad must be a boolean")
+   h.assert_error(function() O.Adam{groups = {{match = "b", lr = -2}}} end,
+                  "[Adam group 1] option lr must be >= 0")
+   h.assert_error(function() O.Lookahead{O.SGD{}, k = 0} end,
+                  "[Lookahead] option k must be an integer >= 1, got 0")
+   h.assert_error(function() O.Lookahead{O.SGD{}, alpha = "x"} end,
+                  "[Lookahead] option alpha must be a number in [0, 1]")
+   h.assert_error(function() O.clip_grad_norm({ty.ones{2}}, -1) end,
+                  "[clip_grad_norm] max_norm must be >= 0")
+   h.assert_error(function() O.clip_grad_value({ty.ones{2}}, -1) end,
+                  "[clip_grad_value] v must be >= 0")
+   -- still accepted: schedules, Adafactor's lr=false/beta1, a 0 learning rate
+   O.Adam{lr = S.cosine_decay(1e-3, 10)}
+   O.Adafactor{beta1 = 0.9}
+   O.SGD{lr = 0}
+end
+
+-- Schedules reject non-positive lengths (before: NaN learning rates, a
+-- division error, and an endless loop in cosine_warm_restarts with T_0 = 0).
+function T.qa_schedule_lengths()
+   h.assert_error(function() S.cosine_decay(1e-3, 0) end, "[cosine_decay] decay_steps must be > 0")
+   h.assert_error(function() S.step_decay(1e-3, 0) end, "[step_decay] step_size must be > 0")
+   h.assert_error(function() S.linear(1, 0, 0) end, "[linear] steps must be > 0")
+   h.assert_error(function() S.polynomial(1, 0, 0) end, "[polynomial] steps must be > 0")
+   h.assert_error(function() S.linear_warmup(1, 0) end, "[linear_warmup] steps must be > 0")
+   h.assert_error(function() S.one_cycle(1, 0) end, "[one_cycle] total_steps must be > 0")
+   h.assert_error(function() S.cosine_warm_restarts(1, 0, {T_mult = 2}) end,
+                  "[cosine_warm_restarts] T_0 must be > 0")
+   h.assert_error(function() S.cosine_warm_restarts(1, 10, {T_mult = 0.5}) end,
+                  "[cosine_warm_restarts] T_mult must be a number >= 1")
+end
+
+-- Integer parameters or gradients are named errors (before: LAMB silently
+-- turned an int32 parameter into float32; the fused ones failed inside
+-- optim_update); a float64 gradient of a float32 parameter is cast.
+function T.qa_dtypes()
+   local i32 = ty.array({1, 2, 3}, {dtype = "int32"})
+   h.assert_error(function() O.LAMB{}:apply({w = i32}, {w = ty.ones{3}}) end,
+                  "[LAMB.apply] parameter 'w' must be a float array, got int32 (3,)")
+   h.assert_error(function() O.Adam{}:apply({w = ty.ones{3}}, {w = i32}) end,
+                  "[Adam.apply] gradient of 'w' must be a float array, got int32 (3,)")
+   for _, name in ipairs{"Adam", "LAMB", "AdaBelief"} do
+      local p = O[name]{}:apply({w = ty.ones{3}}, {w = ty.ones({3}, {dtype = "float64"})})
+      h.assert_dtype(p.w, "float32")
+   end
+end
+
+-- Gradients keyed unlike every parameter are an error, not a silent no-op.
+function T.qa_no_matching_gradient()
+   h.assert_error(function() O.Adam{}:apply({w = ty.ones{2}}, {ww = ty.ones{2}}) end,
+                  "[Adam.apply] no gradient matches a parameter: gradients 'ww', parameters 'w'")
+   h.assert_error(function() O.SGD{}:apply({w = ty.ones{2}}, {ty.ones{2}}) end,
+                  "no gradient matches a parameter")
+   -- a subset is fine (frozen or unused parameters stay unchanged)
+   local p = O.SGD{lr = 1}:apply({w = ty.ones{2}, b = ty.ones{2}}, {w = ty.ones{2}})
+   h.assert_close(p.w, {0, 0})
+   h.assert_close(p.b, {1, 1})
+end
+
+-- set_lr (ReduceLROnPlateau) survives state()/load_state and checkpoints.
+function T.qa_set_lr_survives_state()
+   local o = O.Adam{lr = 1e-2}
+   o:apply({w = ty.ones{3}}, {w = ty.ones{3}})
+   o:set_lr(1e-3)
+   local o2 = O.Adam{lr = 1e-2}
+   o2:load_state(o:state())
+   h.assert_close(o2.lr, 1e-3)
+   local base = os.tmpname()
+   os.remove(base)
+   local path = base .. ".safetensors"
+   ty.save_checkpoint(path, {optimizer = o})
+   local o3 = O.Adam{lr = 1e-2}
+   ty.load_checkpoint(path, {optimizer = o3})
+   os.remove(path)
+   h.assert_close(o3.lr, 1e-3)
+   local sch = O.Adam{lr = S.exponential_decay(1e-2, 0.5)}
+   sch:apply({w = ty.ones{3}}, {w = ty.ones{3}})
+   sch:set_lr(1)
+   local sch2 = O.Adam{lr = S.exponential_decay(1e-2, 0.5)}
+   sch2:load_state(sch:state())
+   h.assert_close(sch2.lr, 1)
+end
+
 return T

@@ -303,6 +303,51 @@ function T.qa_empty_inputs_are_clean_errors()
    eq(ty.plot.images(ty.random.uniform{3, 8, 8}, {path = tmp("three.png")}), tmp("three.png"))
 end
 
+function T.qa_line_without_path_honours_width_and_height()
+   local s = ty.plot.line({1, 3, 2}, {width = 30, height = 8})
+   eq(select(2, s:gsub("\n", "")) + (s:sub(-1) == "\n" and 0 or 1), 8)
+   eq(utf8.len(s:match("[^\n]+")), 30)
+end
+
+-- spans past the double range used to give NaN ticks (64 of them) and NaN
+-- dot positions in the terminal plot
+function T.qa_spans_past_the_double_range()
+   eq(ty.plot.nice_ticks(-1e308, 1e308, 5), {-1e308, 0, 1e308})
+   local s = ty.plot.term({-1.7e308, 1.7e308}, {width = 40, height = 8})
+   assert(not s:find("nan"), s)
+   assert(s:find("1.7e+308", 1, true) and s:find("-1.7e+308", 1, true), s)
+   -- the line climbs from the bottom-left to the top-right corner
+   local rows = {}
+   for l in s:gmatch("[^\n]+") do rows[#rows + 1] = l end
+   assert(rows[1]:find("\u{2809}$"), s)
+   assert(rows[6]:find("\u{2524}\u{28C0}"), s)
+   ty.plot.line({-1.7e308, 1.7e308}, {1, 2}, {path = tmp("huge.svg")})
+   assert(not read_bytes(tmp("huge.svg")):find("nan"), "no NaN coordinates in the SVG")
+   local c, e = ty.plot.histogram({-1.7e308, 1.7e308}, {bins = 1})
+   eq(c, {2})
+   eq(e, {-1.7e308, 1.7e308})
+end
+
+-- plots of Vulkan arrays used to fail: the values went through float64,
+-- which only the CPU backend has
+function T.qa_vulkan_arrays_plot()
+   local VK
+   for _, d in ipairs(ty.devices()) do
+      if d.type ~= "cpu" and d.name:match("^vulkan") and d.usable ~= false then
+         VK = d.name
+         break
+      end
+   end
+   if not VK then return end
+   local v = ty.array{1, 3, 2}:to(VK)
+   eq(ty.plot.term(v, {width = 30, height = 8}), ty.plot.term({1, 3, 2}, {width = 30, height = 8}))
+   local c = ty.plot.histogram(v, {bins = 2})
+   eq(c, {1, 2})
+   eq(ty.plot.line(v, v, {path = tmp("vk.png")}), tmp("vk.png"))
+   eq(ty.plot.confusion_matrix(ty.ones{3, 3}:to(VK), {path = tmp("vkcm.png"), normalize = true}),
+      tmp("vkcm.png"))
+end
+
 function T.qa_bad_options_are_clean_errors()
    local v = ty.randn{10}
    err(function() ty.plot.histogram(v, {range = 5}) end,
@@ -318,6 +363,20 @@ function T.qa_bad_options_are_clean_errors()
    err(function() ty.plot.line(v, {path = tmp("w.png"), height = -5}) end, "'height'")
    err(function() ty.plot.images(ty.zeros{2, 4, 4}, {path = tmp("w.png"), ncol = 0}) end,
        "[plot.images] option 'ncol' must be a positive integer, got 0")
+   err(function() ty.plot.images(ty.randn{2, 4, 4}, {path = tmp("v.png"), vmin = 1, vmax = 0}) end,
+       "[plot.images] option 'vmax' must be greater than vmin")
+   err(function() ty.plot.images(ty.randn{2, 4, 4}, {path = tmp("v.png"), vmin = "a"}) end,
+       "option 'vmin' must be a number, got 'a'")
+   err(function() ty.plot.images(ty.randn{2, 4, 4}, {path = tmp("v.png"), labels = {1, 2},
+                                                     class_names = 5}) end,
+       "[plot.images] option 'class_names' must be a list of strings, got 5")
+   err(function() ty.plot.line(ty.ones{3, 2}, {path = tmp("v.png"), labels = 5}) end,
+       "[plot.line] option 'labels' must be a list or an array, got 5")
+   err(function() ty.plot.line({1, 2}, {path = tmp("v.png"), title = {}}) end,
+       "[plot.line] option 'title' must be a string, got a table")
+   err(function() ty.plot.scatter({1, 2}, {1, 2}, {path = tmp("v.png"), marker = "o"}) end,
+       "[plot.scatter] option 'marker' must be a libplot marker number")
+   err(function() ty.plot.line({1, 2}, {path = 5}) end, "[plot.line] option 'path' must be a string")
    err(function() ty.plot.read_png(nil) end, "[plot.read_png] argument 1 (path) must be a string")
    err(function() ty.plot.nice_ticks(0 / 0, 1) end, "[plot.nice_ticks] lo and hi must be finite")
    err(function() ty.plot.nice_ticks(0, 1, 1e9) end, "[plot.nice_ticks] n must be")

@@ -188,4 +188,69 @@ T.seven_billion_lazy_and_fast = function()
    eq(after.active, before.active, "active memory")
 end
 
+-- QA: torchinfo's depth-idx (a running count per depth: the second block's
+-- layers are 3-6.., not 3-1.. again) and its forward/backward size (2 x the
+-- outputs of the leaf layers with parameters), on torchinfo's README net
+T.torchinfo_depth_idx_and_sizes = function()
+   local Block = nn.Module:extend("QABlock")
+   function Block:init(c)
+      self.conv = nn.Conv2d(c, c, 3, {padding = 1})
+      self.act = nn.ReLU()
+   end
+   function Block:forward(x) return self.act(self.conv(x)) end
+   local m = nn.Sequential(nn.Sequential(Block(2), Block(2)))
+   local res = ty.summary(m, {1, 2, 8, 8}, {print = false})
+   local labels = {}
+   for _, r in ipairs(res.rows) do labels[#labels + 1] = r.depth .. "-" .. r.idx end
+   eq(table.concat(labels, " "), "0-1 1-1 2-1 3-1 3-2 2-2 3-3 3-4", "depth-idx")
+   assert(res.text:find("Conv2d: 3%-3"), res.text)
+   -- torchinfo's README SingleInputNet: 0.40 MB forward/backward (the Dropout2d
+   -- output is not counted), 3.41 M mult-adds
+   local Net = nn.Module:extend("SingleInputNet")
+   function Net:init()
+      self.conv1 = nn.Conv2d(1, 10, 5)
+      self.conv2 = nn.Conv2d(10, 20, 5)
+      self.conv2_drop = nn.Dropout2d()
+      self.fc1 = nn.Linear(320, 50)
+      self.fc2 = nn.Linear(50, 10)
+   end
+   function Net:forward(x)
+      x = ty.relu(ty.max_pool2d(self.conv1(x), 2))
+      x = ty.relu(ty.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+      x = ty.relu(self.fc1(x:reshape(-1, 320)))
+      return self.fc2(x)
+   end
+   res = ty.summary(Net(), {7, 1, 28, 28}, {print = false})
+   eq(res.total_params, 21840, "params")
+   eq(res.total_mult_adds, 1048320 + 2248960 + 112350 + 3570, "mult-adds")
+   -- (40320 + 8960 + 350 + 70) floats x 4 bytes x 2
+   eq(math.floor(res.forward_backward_mb * 1e6 + 0.5), 397600, "forward/backward bytes")
+   assert(res.text:find("Forward/backward pass size %(MB%): 0%.40"), res.text)
+   -- a failing forward: the layer's message, without positions in summary.lua
+   local ok, err = pcall(ty.summary, nn.Linear(3, 2), {1, 4})
+   assert(not ok and err:find("%[Linear%]") and not err:find("summary%.lua"), err)
+end
+
+-- QA: a shared layer's second row shows its second call's shapes; dict
+-- outputs are shown by key; an ids model without dtypes gets a hint
+T.shared_layers_dict_outputs_and_ids_hint = function()
+   local l = nn.Linear(8, 8)
+   local m = nn.Sequential(l, nn.ReLU(), l, nn.Linear(8, 2))
+   local res = ty.summary(m, {3, 8}, {print = false})
+   local r3 = res.rows[4]
+   eq(r3.recursive, true, "row 1-3 is the shared layer")
+   eq(table.concat(r3.output_shape, "x"), "3x8", "shared layer's output shape")
+   assert(res.text:find("Linear: 1%-3 +%[3, 8%] +%[3, 8%] +%(recursive%)"), res.text)
+   eq(res.total_params, 90, "shared params counted once")
+   eq(res.total_mult_adds, 2 * 3 * 72 + 3 * 18, "both calls' mult-adds")
+   local D = nn.Module:extend("QADictOut")
+   function D:init() self.a = nn.Linear(4, 3); self.b = nn.Linear(4, 5) end
+   function D:forward(x) return {logits = self.a(x), aux = self.b(x)} end
+   res = ty.summary(D(), {2, 4}, {print = false})
+   assert(res.text:find("aux: %[2, 5%], logits: %[2, 3%]"), res.text)
+   eq(table.concat(res.rows[1].output_shape, "x"), "2x5", "first output by key")
+   local ok, err = pcall(ty.summary, nn.Embedding(10, 4), {2, 6})
+   assert(not ok and err:find("dtypes={'int32'}", 1, true), err)
+end
+
 return T

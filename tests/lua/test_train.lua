@@ -442,4 +442,119 @@ T.everything_documented = function()
    assert(type(train.__doc) == "string" and type(cb.__doc) == "string")
 end
 
+local function eq(got, want, what)
+   if got ~= want then
+      error(string.format("%s: got %s, expected %s", what, tostring(got), tostring(want)), 2)
+   end
+end
+
+-- QA: the bar fits any width and keeps the running loss at 80 columns
+-- (shrinking the bar, then dropping the trailing metrics, then the bar)
+T.bar_line_fits_and_keeps_the_loss = function()
+   local b = train.Bar{total = 1250, desc = "epoch 1/10", tty = false}
+   b.n, b.start = 1007, ty.time() - 2
+   b.postfix = function() return "loss 0.8529 acc 0.7468 top5 0.9744" end
+   for w = 12, 160, 3 do
+      local l = b:line(w)
+      assert(utf8.len(l) <= w, w .. ": " .. l)
+   end
+   local l80 = b:line(79)
+   assert(l80:find("█", 1, true) and l80:find("loss 0.8529", 1, true), l80)
+   local l60 = b:line(60)
+   assert(l60:find("1007/1250", 1, true) and l60:find("loss 0.8529", 1, true), l60)
+   local l120 = b:line(119)
+   assert(l120:find("top5 0.9744", 1, true) and l120:find("█", 1, true), l120)
+   assert(b:line(25):find("^epoch 1/10 1007/1250"), b:line(25))
+   -- a dumb terminal (Emacs shell mode) gets no escape sequences, still \r
+   local p = script_file(FIT_SCRIPT)
+   local out, rc = sh("TERM=dumb COLUMNS=80 script -qec './tycho " .. p .. "' /dev/null 2>&1")
+   if rc == 0 and out:find("done") then
+      assert(out:find("\r") and not out:find("\27%["), "dumb terminal: " .. out:sub(1, 300))
+      for seg in out:gmatch("[^\r\n]+") do
+         assert(not seg:find("it/s%]") or utf8.len(seg) <= 80, seg)
+      end
+   end
+   os.remove(p)
+end
+
+-- QA: mistakes get errors that name the function and say what to do
+T.bad_input_explained = function()
+   local x, y = toy(64, 5, 3, 4)
+   local h0
+   local function fit(o)
+      o.model = o.model or nn.Sequential(nn.Linear(5, 3))
+      if o.optimizer == nil then o.optimizer = ty.optim.SGD{lr = 0.1} end
+      o.loss = o.loss or "cross_entropy"
+      o.data = o.data or {x, y}
+      o.verbose = 0
+      return pcall(train.fit, o)
+   end
+   local ok, err = fit{data = {x, y - 1}}
+   assert(not ok and err:find("^%[fit%] class labels are 1%-based") and err:find("y %+ 1"), err)
+   ok, err = fit{data = {x, y + 1}}
+   assert(not ok and err:find("^%[fit%] a class label is 4, outside 1..3"), err)
+   ok, err = pcall(train.evaluate, {model = nn.Linear(5, 3), data = {x, y - 1},
+                                    loss = "cross_entropy", verbose = 0})
+   assert(not ok and err:find("^%[evaluate%] class labels are 1%-based"), err)
+   ok, err = fit{optimizer = ty.optim.Adam}
+   assert(not ok and err:find("optimizer class") and err:find("Adam{lr"), err)
+   ok, err = fit{epochs = "3"}
+   assert(not ok and err:find("got 3 %(a string%)"), err)
+   ok, err = fit{callbacks = {cb.EarlyStopping{}}}
+   assert(not ok and err:find("fit has no val_data: pass val_data= or monitor='loss'"), err)
+   ok, err = fit{callbacks = {foo = 1}}
+   assert(not ok and err:find("callbacks must be a list"), err)
+   ok, h0 = fit{metrics = {"acc"}, val_data = {x, y}}
+   assert(ok and h0.epoch.accuracy and h0.epoch.val_accuracy, "Keras's 'acc' is 'accuracy'")
+   ok, err = fit{data = {x}}
+   assert(not ok and err:find("^%[fit%] the batches of data have no targets"), err)
+   ok, err = fit{callbacks = {42}}
+   assert(not ok and err:find("callbacks%[1%] must be a callback"), err)
+   ok, err = fit{resume = "/no/such/checkpoint.safetensors"}
+   assert(not ok and err:find("^%[fit%] cannot resume"), err)
+   ok, err = pcall(cb.ReduceLROnPlateau, {factor = "x"})
+   assert(not ok and err:find("factor must be a number"), err)
+   ok, err = pcall(cb.EarlyStopping, {patience = "3"})
+   assert(not ok and err:find("patience must be a non%-negative integer"), err)
+   ok, err = pcall(cb.PlotCurves, "curves.pdf")
+   assert(not ok and err:find("no PDF"), err)
+   -- a single metric name and a single callback are accepted as lists of one
+   local seen = 0
+   local h
+   ok, h = fit{metrics = "accuracy", callbacks = {on_epoch_end = function() seen = seen + 1 end}}
+   assert(ok and h.epoch.accuracy and seen == 1, tostring(h))
+   local r = train.evaluate{model = nn.Linear(5, 3), data = {x, y}, metrics = "accuracy",
+                            verbose = 0}
+   assert(r.accuracy, "evaluate: metrics as one name")
+end
+
+-- QA: readable objects at the prompt, and History.load of every log format
+T.printing_and_history_formats = function()
+   local h = train.History.new()
+   eq(tostring(h), "History(0 epochs)", "empty")
+   h.steps, h.step.loss, h.interrupted = {1, 2, 3}, {0.5, 0.4, 0.3}, true
+   eq(tostring(h), "History(0 epochs, 3 steps, interrupted)", "interrupted")
+   local es = cb.EarlyStopping{patience = 2}
+   assert(tostring(es):find('^EarlyStopping{.*monitor="val_loss", patience=2'), tostring(es))
+   local csv = tmpname(".csv")
+   write(csv, "epoch,accuracy,loss\n1,0.5,1.25\n2,1,0.75\n")
+   local hc = train.History.load(csv)
+   eq(#hc.epochs, 2, "csv epochs")
+   eq(math.type(hc:get("accuracy")[2]), "float", "csv values are floats")
+   assert(tostring(hc):find("acc 1.0000"), tostring(hc))
+   os.remove(csv)
+   local jl = tmpname(".jsonl")
+   write(jl, '{"epoch":1,"loss":1.5,"val_loss":"nan"}\n{"epoch":2,"loss":1.0,"val_loss":0.9}\n')
+   local hj = train.History.load(jl)
+   eq(#hj.epochs, 2, "jsonl epochs")
+   assert(hj:get("val_loss")[1] ~= hj:get("val_loss")[1] and hj:get("val_loss")[2] == 0.9)
+   os.remove(jl)
+   -- ty.progress takes a generic-for triple (prints one "3/3 [...]" line here)
+   local sum, keys = 0, 0
+   for i, v in ty.progress(ipairs({5, 6, 7})) do sum = sum + i * v end
+   for k, v in ty.progress(pairs({a = 1, b = 2})) do keys = keys + v end
+   eq(sum, 5 + 12 + 21, "progress(ipairs(t))")
+   eq(keys, 3, "progress(pairs(t))")
+end
+
 return T

@@ -388,5 +388,60 @@ else
     pass "help() mentions autograd or neural networks only when present"
 fi
 
+# ---------------------------------------------------------------- nn, optim, training at the prompt
+
+input 'print(nn == ty.nn, optim == ty.optim)'
+run "the REPL preloads nn and optim" 0 '^true	true$' '' -- "$TYCHO"
+
+input 'm = nn.Linear(3, 2)' 'help(m)'
+run "help(<module>) shows its class's doc" 0 '^ty\.nn\.Linear\(in_features' '' -- "$TYCHO"
+
+input 'help(optim.SGD{lr = 0.1})' 'help(ty.train.History.new())'
+run "help(<optimizer>), help(<history>) show their docs" 0 '^ty\.train\.History -- ' '' \
+    -- "$TYCHO"
+grep -q '^ty\.optim\.SGD' "$TMP/out" && pass "help(<optimizer>) is the optimizer's doc" \
+    || fail "help(<optimizer>) is the optimizer's doc" "$(cat "$TMP/out")"
+
+input 'ty.train.callbacks.EarlyStopping{patience = 2}'
+run "a callback prints its settings" 0 '^EarlyStopping\{.*monitor="val_loss", patience=2' '' \
+    -- "$TYCHO"
+
+training_tests() {
+    start t
+    type_line t 'm = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))'
+    clear_screen t
+    tm send-keys -t t -l 'm.'
+    keys t Tab Tab
+    if wait_for t 'forward' && ! screen t | grep -q '_order'; then
+        pass "Tab Tab on a module lists its methods, not its private fields"
+    else
+        fail "Tab Tab on a module lists its methods, not its private fields" "$(screen t)"
+    fi
+    keys t C-c
+    clear_screen t
+    tm send-keys -t t -l 'nn.Lin'
+    keys t Tab
+    expect "Tab completes nn classes (nn.Lin -> nn.Linear)" t '^> nn\.Linear'
+    keys t C-c
+    clear_screen t
+    type_line t 'x = ty.random.normal{4000, 4}; y = (x:sum(-1):gt(0)):astype("int32") + 1'
+    type_line t 'h = ty.train.fit{model = m, loss = "cross_entropy", optimizer = optim.SGD{lr = 0.01}, data = {x, y}, batch_size = 2, epochs = 100}'
+    if wait_for t 'epoch 1/100 .*it/s'; then
+        sleep 0.5
+        keys t C-c
+        expect "Ctrl-C during fit stops it and says so" t '^interrupted: training stopped in epoch 1'
+        type_line t 'print("after", h.interrupted, #h.step.loss > 0)'
+        expect "fit returned the History after Ctrl-C; the REPL goes on" t '^after +true +true$'
+        type_line t 'h'
+        expect "an interrupted History prints its steps" t '^History\(0 epochs, [0-9]+ steps, interrupted\)$'
+    else
+        fail "fit shows a progress bar at the prompt" "$(screen t)"
+    fi
+    keys t C-d
+    wait_exit t || true
+    tm kill-server 2>/dev/null
+}
+command -v tmux > /dev/null 2>&1 && training_tests
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

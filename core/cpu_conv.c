@@ -112,15 +112,18 @@ static void store_floats(ty_array *out, int64_t at, const float *src, int64_t n)
 
 /* ---------------------------------------------------------------- conv */
 
-/* One cached im2col block, reused across calls (a fresh multi-megabyte
- * malloc costs a page fault per page every time); a concurrent caller finds
- * it taken and allocates its own. */
+/* One cached im2col block of at most SCRATCH_KEEP bytes, reused across
+ * calls (a fresh multi-megabyte malloc costs a page fault per page every
+ * time); a concurrent caller finds it taken and allocates its own. */
 static void *scratch_cache;
 static size_t scratch_cache_size;
 static int scratch_busy;
 
+#define SCRATCH_KEEP (16u << 20)        /* larger blocks are not kept */
+
 static void *scratch_take(size_t nbytes)
 {
+    if (nbytes > SCRATCH_KEEP) return malloc(nbytes);
     if (__atomic_exchange_n(&scratch_busy, 1, __ATOMIC_ACQUIRE) == 0) {
         if (scratch_cache_size >= nbytes) return scratch_cache;
         free(scratch_cache);

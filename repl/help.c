@@ -260,13 +260,24 @@ static bool is_module(lua_State *L, int idx)
     return found;
 }
 
-/* The one-line description in a doc string: its second line (the first is
- * the signature), or the first when there is one line. Writes at most size
- * bytes into buf. */
+/* The one-line description in a doc string: the first line after the
+ * signature indented by at most two spaces (a signature may go on over
+ * deeper-indented lines), else the second line, or the first when there is
+ * one line. Writes at most size bytes into buf. */
 static void one_line(const char *doc, char *buf, size_t size)
 {
     const char *nl = strchr(doc, '\n');
     const char *line = nl && nl[1] ? nl + 1 : doc;
+    for (const char *p = line; nl && *p;) {
+        size_t indent = strspn(p, " \t");
+        if (indent <= 2 && p[indent] != '\n' && p[indent] != '\0') {
+            line = p;
+            break;
+        }
+        const char *next = strchr(p, '\n');
+        if (!next) break;
+        p = next + 1;
+    }
     line += strspn(line, " \t");
     size_t n = strcspn(line, "\n");
     if (n >= size) n = size - 1;
@@ -300,7 +311,8 @@ static void help_table(lua_State *L, int idx, const char *name)
     const char **names = NULL;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TFUNCTION) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TFUNCTION
+            && lua_tostring(L, -2)[0] != '_') {         /* private helpers are not listed */
             if (count == cap) {
                 cap = cap ? 2 * cap : 32;
                 const char **grown = realloc(names, cap * sizeof *names);

@@ -84,7 +84,8 @@ int viz_png_read(const char *path, int *width, int *height, unsigned char **rgb)
         goto done;
     }
     int channels = ctype == 0 ? 1 : ctype == 2 ? 3 : ctype == 3 ? 1 : ctype == 4 ? 2 : ctype == 6 ? 4 : 0;
-    if (!channels || interlace || !(depth == 8 || ((ctype == 0 || ctype == 3) && depth < 8))) {
+    if (!channels || interlace ||
+        !(depth == 8 || ((ctype == 0 || ctype == 3) && (depth == 1 || depth == 2 || depth == 4)))) {
         viz__error("[png] '%s': unsupported PNG (color type %d, bit depth %d, interlace %d)",
                    path, ctype, depth, interlace);
         goto done;

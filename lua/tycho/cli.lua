@@ -28,9 +28,10 @@ written as text; .svg, .png, .pdf are rendered).
   --input SHAPE  the input shape for the module graph: 1x784
   -h, --help     show this help]],
    plot = [[usage: tycho plot HISTORY.json -o OUT
-Draws the training curves of a history saved by history:save (or a
-ModelCheckpoint/JSON history): loss and each metric in separate panels, train
-vs validation. OUT's extension picks the format: .png, .svg, .ps.
+Draws the training curves of a history saved by history:save (or the history
+in a ModelCheckpoint .safetensors file, or a JSONLogger or CSVLogger file): loss
+and each metric in separate panels, train vs validation. OUT's extension picks
+the format: .png, .svg, .ps.
   -o OUT      the output image (required)
   -h, --help  show this help]],
 }
@@ -149,7 +150,7 @@ function commands.summary(args)
    end
    local model, input = model_and_input(pos[1], run_file(pos[1], "summary"), opts, "summary")
    local sopts = {depth = depth}
-   if opts["--dtype"] then sopts.dtypes = {opts["--dtype"], opts["--dtype"], opts["--dtype"]} end
+   if opts["--dtype"] then sopts.dtypes = opts["--dtype"] end
    ty.summary(model, input, sopts)
    return 0
 end

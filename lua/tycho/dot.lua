@@ -215,7 +215,7 @@ function M.model(model, path, opts)
       for _, h in ipairs(hooks) do h:remove() end
       if not ok then
          fail(fmt("[dot.model] the forward pass on input %s failed: %s",
-                  shape_t(inputs[1].shape), tostring(r)))
+                  shape_t(inputs[1].shape), (tostring(r):gsub("^[^%[]-:%d+: ", ""))))
       end
       final = first_array(r)
    end

@@ -61,9 +61,43 @@ local function set(list)
    return t
 end
 
--- target as an int32 label array of N entries.
+-- Whether x can be read on the host without evaluating a graph or waiting
+-- for a device: a CPU array that is evaluated or a view of evaluated arrays
+-- (a data batch). Label ranges are checked eagerly only then; otherwise a
+-- label out of range makes the evaluation fail (never a silent count).
+local VIEW_OPS = {reshape = true, transpose = true, broadcast_to = true, slice = true,
+                  squeeze = true, expand_dims = true, astype = true}
+local function host_readable(x, depth)
+   if x.device ~= "cpu" then return false end
+   local node = ty.node(x)
+   if node == nil then return true end
+   if (depth or 0) > 8 or not VIEW_OPS[node.op] then return false end
+   for _, a in ipairs(node.inputs or {}) do
+      if not host_readable(a, (depth or 0) + 1) then return false end
+   end
+   return true
+end
+
+-- Errors when labels x (integers) fall outside lo..hi (hi nil: unbounded);
+-- `except` is a value allowed besides (ignore_index).
+local function check_range(fname, x, lo, hi, what, except, force)
+   if x.size == 0 or not (force or host_readable(x)) then return end
+   local v = x
+   if except ~= nil then v = ty.where(ty.eq(x, except), lo, x) end
+   local mn, mx = ty.min(v):item(), ty.max(v):item()
+   if mn < lo or (hi and mx > hi) then
+      local hint = ""
+      if lo == 1 and mn == 0 then hint = " (0-based labels? tycho's classes are 1..C: add 1)" end
+      error(string.format("[%s] %s must be in %d..%s, got values in %s..%s%s", fname, what, lo,
+                          hi and tostring(math.floor(hi)) or "", tostring(mn), tostring(mx),
+                          hint), 0)
+   end
+end
+
+-- target as an int32 label array of N entries ((N,1) is accepted, as Keras).
 local function labels_of(fname, target, n)
    target = as_array(fname, target, "target")
+   if #target.shape == 2 and target.shape[2] == 1 then target = target:reshape{target.shape[1]} end
    if #target.shape ~= 1 or (n and target.shape[1] ~= n) then
       error(string.format("[%s] expected target (%s), got %s", fname,
                           n and (n .. ",") or "N,", shape_str(target)), 3)
@@ -82,9 +116,16 @@ local function predicted_labels(fname, pred, target, num_classes)
          error(string.format("[%s] pred %s has %d classes, num_classes is %d", fname,
                              shape_str(pred), c, num_classes), 3)
       end
-      return ty.argmax(pred, 2), labels_of(fname, target, n), c
+      local t = labels_of(fname, target, n)
+      check_range(fname, t, 1, c, string.format("target labels (pred %s has %d classes)",
+                                                shape_str(pred), c))
+      return ty.argmax(pred, 2), t, c
    elseif #pred.shape == 1 then
-      return pred:astype("int32"), labels_of(fname, target, pred.shape[1]), num_classes
+      local p = pred:astype("int32")
+      local t = labels_of(fname, target, pred.shape[1])
+      check_range(fname, p, 1, num_classes, "pred labels")
+      check_range(fname, t, 1, num_classes, "target labels")
+      return p, t, num_classes
    end
    error(string.format("[%s] expected pred (N,C) scores or (N,) labels, got %s", fname,
                        shape_str(pred)), 3)
@@ -100,12 +141,23 @@ local function binary_labels(fname, pred, target, threshold)
    end
    local p
    if FLOAT[pred.dtype] then p = ty.ge(pred, threshold or 0.5):astype("int32")
-   else p = pred:astype("int32") end
-   return p, labels_of(fname, target, pred.shape[1])
+   else
+      p = pred:astype("int32")
+      check_range(fname, p, 0, 1, "binary pred labels")
+   end
+   local t = labels_of(fname, target, pred.shape[1])
+   check_range(fname, t, 0, 1, "binary targets")
+   return p, t
 end
 
 -- Infers the number of classes by evaluating the labels (a sync).
-local function infer_classes(p, t)
+local function infer_classes(fname, p, t)
+   if p.size == 0 then
+      error(string.format("[%s] cannot infer the number of classes from empty labels %s; " ..
+                          "pass num_classes=", fname, shape_str(p)), 0)
+   end
+   check_range(fname, p, 1, nil, "pred labels", nil, true)
+   check_range(fname, t, 1, nil, "target labels", nil, true)
    local a = math.max(ty.max(p):item(), ty.max(t):item())
    return math.max(math.floor(a), 1)
 end
@@ -113,7 +165,11 @@ end
 -- Lazy (C,C) confusion matrix (rows: true class, columns: predicted) of
 -- labels p and t (1..C). Labels outside 1..C are an error at evaluation.
 local function confusion_counts(p, t, c, dtype)
-   local idx = (t - 1) * c + p
+   local valid = ty.logical_and(ty.logical_and(ty.ge(p, 1), ty.le(p, c)),
+                                ty.logical_and(ty.ge(t, 1), ty.le(t, c)))
+   -- out-of-range labels index past the end: the evaluation fails (not a
+   -- silent count in a neighbouring cell)
+   local idx = ty.where(valid, (t - 1) * c + p, c * c + 1)
    local ones = ty.ones({idx.shape[1]}, {dtype = dtype or "float32", device = idx.device})
    local z = ty.zeros({c * c}, {dtype = dtype or "float32", device = idx.device})
    return ty.scatter_add(z, 1, idx, ones):reshape{c, c}
@@ -173,7 +229,7 @@ local function prf_setup(fname, pred, target, opts)
       return confusion_counts(p + 1, t + 1, 2), "binary", 2
    end
    local p, t, c = predicted_labels(fname, pa, target, opts.num_classes)
-   c = c or infer_classes(p, t)
+   c = c or infer_classes(fname, p, t)
    return confusion_counts(p, t, c), average or "macro", nil
 end
 
@@ -186,7 +242,12 @@ function M.accuracy(pred, target, opts)
    local k = opts.top_k or 1
    if #pred.shape == 2 and not (pred.shape[2] == 1) then
       local t = labels_of(fname, target, pred.shape[1])
-      if k < 1 then error(string.format("[%s] top_k must be >= 1, got %s", fname, k), 2) end
+      if math.type(k) ~= "integer" or k < 1 then
+         error(string.format("[%s] top_k must be an integer >= 1, got %s", fname, tostring(k)), 2)
+      end
+      check_range(fname, t, 1, pred.shape[2], string.format("target labels (pred %s has %d " ..
+                                                            "classes)", shape_str(pred),
+                                                            pred.shape[2]))
       k = math.min(k, pred.shape[2])   -- k >= C: every prediction is correct
       if k == 1 then
          return ty.eq(ty.argmax(pred, 2), t):astype("float32"):mean()
@@ -196,6 +257,10 @@ function M.accuracy(pred, target, opts)
       return ty.lt(above, k):astype("float32"):mean()
    end
    local p, t
+   if #pred.shape > 2 then
+      error(string.format("[%s] expected pred (N,C) scores, (N,) labels or (N,) binary " ..
+                          "scores, got %s", fname, shape_str(pred)), 2)
+   end
    if FLOAT[pred.dtype] then p, t = binary_labels(fname, pred, target, opts.threshold)
    else
       p = pred:reshape{-1}:astype("int32")
@@ -241,7 +306,7 @@ function M.confusion_matrix(pred, target, opts)
       cm = confusion_counts(p + 1, t + 1, 2, "int32")
    else
       local p, t, c = predicted_labels(fname, pa, target, opts.num_classes)
-      c = c or infer_classes(p, t)
+      c = c or infer_classes(fname, p, t)
       cm = confusion_counts(p, t, c, "int32")
    end
    local norm = opts.normalize
@@ -303,6 +368,15 @@ local function binary_rank_metrics(s, t)
    return (npos > 0 and nneg > 0) and auc or nil, npos > 0 and ap or nil
 end
 
+-- Scores must not hold NaN (they cannot be ranked).
+local function check_scores(fname, list)
+   for i, v in ipairs(list) do
+      if v ~= v then
+         error(string.format("[%s] pred holds NaN (score %d): scores cannot be ranked", fname, i), 0)
+      end
+   end
+end
+
 local function rank_metric(fname, which, pred, target, opts)
    opts = check_opts(fname, opts, set{"average"})
    pred = as_array(fname, pred, "pred")
@@ -318,7 +392,16 @@ local function rank_metric(fname, which, pred, target, opts)
          error(string.format("[%s] expected target (%d,), got %s", fname, pred.shape[1],
                              shape_str(target)), 3)
       end
-      local auc, ap = binary_rank_metrics(host_list(pred), host_list(target))
+      local sl, tl = host_list(pred), host_list(target)
+      check_scores(fname, sl)
+      for i, v in ipairs(tl) do
+         if v ~= 0 and v ~= 1 then
+            error(string.format("[%s] binary targets must be 0 or 1, got %s at %d%s", fname,
+                                tostring(v), i, v == 2 and " (labels 1..2? pass (N,2) " ..
+                                "scores for classes, or subtract 1)" or ""), 0)
+         end
+      end
+      local auc, ap = binary_rank_metrics(sl, tl)
       local v = ap
       if which == "auroc" then v = auc end
       if v == nil then
@@ -328,7 +411,15 @@ local function rank_metric(fname, which, pred, target, opts)
    elseif #pred.shape == 2 then
       local n, c = pred.shape[1], pred.shape[2]
       local t = host_list(labels_of(fname, target, n))
+      for i, v in ipairs(t) do
+         if v < 1 or v > c then
+            error(string.format("[%s] target labels must be in 1..%d (pred %s), got %s at %d%s",
+                                fname, c, shape_str(pred), tostring(v), i,
+                                v == 0 and " (0-based labels? add 1)" or ""), 0)
+         end
+      end
       local cols = host_list(pred:transpose())
+      for k = 1, c do check_scores(fname, cols[k]) end
       local vals, sum, wsum, cnt = {}, 0, 0, 0
       for k = 1, c do
          local tk, support = {}, 0
@@ -378,8 +469,14 @@ doc(M.average_precision, "ty.metrics.average_precision(pred, target, [{average='
 local function reg_pair(fname, pred, target)
    pred = as_array(fname, pred, "pred")
    target = as_array(fname, target, "target")
+   local function squeezed(x)
+      local r = {}
+      for _, d in ipairs(x.shape) do if d ~= 1 then r[#r + 1] = d end end
+      return table.concat(r, ",")
+   end
    if table.concat(pred.shape, ",") ~= table.concat(target.shape, ",") then
-      if pred.size == target.size then
+      -- (N,1) against (N,) is the same data; (2,3) against (3,2) is not
+      if squeezed(pred) == squeezed(target) then
          target = target:reshape(pred.shape)
       else
          error(string.format("[%s] pred %s and target %s differ in shape", fname,
@@ -434,6 +531,8 @@ local function nll_sum(fname, logits, labels, ignore_index)
       error(string.format("[%s] logits %s and labels %s do not match", fname,
                           shape_str(logits), shape_str(labels)), 3)
    end
+   check_range(fname, l, 1, c, string.format("labels (logits %s)", shape_str(logits)),
+               ignore_index)
    local lsm = ty.log_softmax(x, -1)
    if ignore_index then
       local keep = ty.ne(l, ignore_index)
@@ -561,7 +660,7 @@ local function cm_update(self, fname, pred, target)
       self.num_classes = 2
    else
       local p, t, c = predicted_labels(fname, pa, target, opts.num_classes or self.num_classes)
-      c = c or infer_classes(p, t)
+      c = c or infer_classes(fname, p, t)
       if self.num_classes and c ~= self.num_classes then
          error(string.format("[%s] batch has %d classes, earlier ones %d", fname, c,
                              self.num_classes), 3)

@@ -27,8 +27,7 @@ local function doc(fn, text) ty.__doc[fn] = text end
 local SRC_NN = debug.getinfo(1, "S").source
 local SRC_LAYERS = SRC_NN:gsub("nn%.lua$", "nn_layers.lua")
 local raw_error = error
-local function error(msg, level)
-   if level == 0 or type(msg) ~= "string" then return raw_error(msg, level) end
+local function user_error(msg)
    local lvl = 2
    while true do
       local info = debug.getinfo(lvl, "S")
@@ -37,6 +36,11 @@ local function error(msg, level)
       lvl = lvl + 1
    end
    return raw_error(msg, lvl)
+end
+M._user_error = user_error
+local function error(msg, level)
+   if level == 0 or type(msg) ~= "string" then return raw_error(msg, level) end
+   return user_error(msg)
 end
 
 -- "(2,3)", "(3,)" or "()".
@@ -943,6 +947,15 @@ local function fmt_num(v)
 end
 M._fmt_num = fmt_num
 
+-- A position offset: an integer >= 0.
+local function check_offset(name, v)
+   if math.type(v) ~= "integer" or v < 0 then
+      error(fmt("[%s] offset must be an integer >= 0, got %s", name,
+                type(v) == "string" and "'" .. v .. "'" or tostring(v)), 3)
+   end
+   return v
+end
+
 -- "a=1, b=true" from a list of field names of self (nil fields skipped).
 local function repr_fields(self, names)
    local parts = {}
@@ -1107,6 +1120,12 @@ end
 local Flatten = Module:extend("Flatten")
 M.Flatten = Flatten
 function Flatten:init(start_dim, end_dim)
+   for i, v in ipairs{start_dim or 2, end_dim or -1} do
+      if math.type(v) ~= "integer" or v == 0 then
+         error(fmt("[Flatten] %s must be a nonzero integer (1-based axis, negative from the " ..
+                   "end), got %s", i == 1 and "start_dim" or "end_dim", tostring(v)), 3)
+      end
+   end
    self.start_dim = start_dim or 2
    self.end_dim = end_dim or -1
 end
@@ -1336,7 +1355,8 @@ function SPE:forward(x, opts)
       error(fmt("[SinusoidalPositionalEncoding] expected input (...,L,%d), got %s", self.dim,
                 shape_str(s)), 3)
    end
-   local offset = options("SinusoidalPositionalEncoding", opts, 3, "offset").offset or 0
+   local offset = check_offset("SinusoidalPositionalEncoding",
+                               options("SinusoidalPositionalEncoding", opts, 3, "offset").offset or 0)
    local t = sinusoid_table(s[#s - 1], self.dim, offset, self.base, x.dtype, x.device)
    if self.scale then x = x * self.scale end
    return x + t
@@ -1360,7 +1380,8 @@ end
 function LPE:forward(x, opts)
    check_array("LearnedPositionalEncoding", x)
    local s = x.shape
-   local offset = options("LearnedPositionalEncoding", opts, 3, "offset").offset or 0
+   local offset = check_offset("LearnedPositionalEncoding",
+                               options("LearnedPositionalEncoding", opts, 3, "offset").offset or 0)
    if #s < 2 or s[#s] ~= self.dim then
       error(fmt("[LearnedPositionalEncoding] expected input (...,L,%d), got %s", self.dim,
                 shape_str(s)), 3)
@@ -1392,7 +1413,7 @@ function M.rope(x, dims, opts)
    local L = s[#s - 1]
    local base = opts.base or 10000
    local scale = opts.scale or 1
-   local offset = opts.offset or 0
+   local offset = check_offset("rope", opts.offset or 0)
    local half = dims // 2
    local pos = ((ty.arange(L, {dtype = "float32", device = x.device}) + (offset - 1)) * scale)
       :reshape{L, 1}
@@ -1495,6 +1516,7 @@ act_fn("celu", function(x, alpha)
    return ty.where(ty.gt(x, 0), x, ty.expm1(ty.minimum(x, 0) / alpha) * alpha)
 end, "ty.nn.celu(x, [alpha=1]) -> max(0,x) + min(0, alpha*(e^(x/alpha) - 1))")
 act_fn("gelu", function(x, opts)
+   if type(opts) == "table" then check_keys("gelu", opts, "approximate", 3) end
    local approx = type(opts) == "table" and opts.approximate or opts
    if approx == nil or approx == "none" then return ty.gelu(x) end
    if approx == "tanh" then return ty.gelu_tanh(x) end
@@ -1513,7 +1535,7 @@ act_fn("tanh", function(x) return ty.tanh(x) end, "ty.nn.tanh(x)")
 act_fn("sigmoid", function(x) return ty.sigmoid(x) end, "ty.nn.sigmoid(x) -> 1/(1+e^-x)")
 act_fn("log_sigmoid", function(x) return -ty.softplus(-x) end, "ty.nn.log_sigmoid(x) -> -softplus(-x)")
 act_fn("softplus", function(x, opts)
-   opts = type(opts) == "table" and opts or {}
+   opts = options("softplus", opts, 3, "beta threshold")
    local beta, threshold = opts.beta or 1, opts.threshold or 20
    local bx = beta == 1 and x or x * beta
    local sp = ty.softplus(ty.minimum(bx, threshold))

@@ -26,6 +26,11 @@ local NEG_INF = -math.huge
 
 local function doc(obj, text) ty.__doc[obj] = text end
 
+-- Errors name the layer and are reported at the user's line (the first
+-- caller outside tycho.nn / tycho.nn_layers), as in tycho.nn.
+local user_error = nn._user_error
+local function error(msg) return user_error(msg) end
+
 ------------------------------------------------------------------ helpers
 
 -- "(32,28,28)".

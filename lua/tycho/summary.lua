@@ -165,7 +165,11 @@ end
 
 local function parse_inputs(input, opts)
    local dtypes = opts.dtypes
-   if type(dtypes) == "string" then dtypes = {dtypes} end
+   if type(dtypes) == "string" then
+      -- one dtype for every input
+      local d = dtypes
+      dtypes = setmetatable({}, {__index = function() return d end})
+   end
    local function make(shape, i)
       local s = {}
       for k, v in ipairs(shape) do
@@ -273,6 +277,10 @@ local function render(res, opts)
    out[#out + 1] = "Total params: " .. commas(res.total_params)
    out[#out + 1] = "Trainable params: " .. commas(res.trainable_params)
    out[#out + 1] = "Non-trainable params: " .. commas(res.non_trainable_params)
+   if opts.no_input then
+      out[#out + 1] = rule
+      return table.concat(out, "\n")
+   end
    local u, v = unit(res.total_mult_adds)
    out[#out + 1] = fmt("Total mult-adds (%s): %.2f", u, v)
    out[#out + 1] = rule
@@ -293,6 +301,10 @@ local OPTS = {depth = true, columns = true, batch_dim = true, dtypes = true, pri
 
 local result_mt = {
    __tostring = function(r)
+      if r.no_input then
+         return fmt("summary of %s: %s params (%s trainable)", r.model_type,
+                    commas(r.total_params), commas(r.trainable_params))
+      end
       local u, v = unit(r.total_mult_adds)
       return fmt("summary of %s: %s params (%s trainable), %.2f %s mult-adds", r.model_type,
                  commas(r.total_params), commas(r.trainable_params), v, u)
@@ -307,10 +319,16 @@ local function summary(model, input, opts)
    if not is_module(model) then
       error("[summary] argument 1 must be a model (an nn.Module), got " .. type(model), 2)
    end
-   if input == nil then
-      error("[summary] argument 2 (an input shape such as {1, 784}, or an example input) " ..
-            "is required", 2)
+   -- without an input (as torchinfo's summary(model)): the layers and their
+   -- parameters only, no forward pass
+   if opts == nil and type(input) == "table" and not ty.is_array(input) and input[1] == nil
+      and next(input) ~= nil then
+      -- ty.summary(model, {depth=2}): options without an input
+      local only_opts = true
+      for k in pairs(input) do if not OPTS[k] then only_opts = false end end
+      if only_opts then input, opts = nil, input end
    end
+   local no_input = input == nil
    opts = opts or {}
    if type(opts) ~= "table" then error("[summary] argument 3 must be an options table", 2) end
    for k in pairs(opts) do
@@ -323,14 +341,19 @@ local function summary(model, input, opts)
    if math.type(depth) ~= "integer" or depth < 0 then
       error("[summary] depth must be a non-negative integer, got " .. tostring(depth), 2)
    end
-   local columns = opts.columns or {"input_shape", "output_shape", "params", "mult_adds"}
+   local columns = opts.columns or (no_input and {"params"}) or
+      {"input_shape", "output_shape", "params", "mult_adds"}
    for _, c in ipairs(columns) do
       if not VALID_COLUMNS[c] then
          error(fmt("[summary] unknown column '%s' (expected input_shape, output_shape, " ..
                    "params, mult_adds, trainable)", tostring(c)), 2)
       end
+      if no_input and c ~= "params" and c ~= "trainable" then
+         error(fmt("[summary] column '%s' needs an input: pass an input shape such as " ..
+                   "{1, 784} or an example input as argument 2", c), 2)
+      end
    end
-   local inputs = parse_inputs(input, opts)
+   local inputs = no_input and {} or parse_inputs(input, opts)
 
    -- the module tree, pre-order, with each module's first appearance
    local info = {}            -- module -> record
@@ -379,6 +402,7 @@ local function summary(model, input, opts)
    local was_training = model.training
    model:eval()
    local ok, err = pcall(function()
+      if no_input then return end
       return model(table.unpack(inputs))
    end)
    for _, h in ipairs(hooks) do h.remove() end
@@ -520,15 +544,16 @@ local function summary(model, input, opts)
       params_size_mb = params_bytes / 1e6,
    }
    res.total_size_mb = res.input_size_mb + res.forward_backward_mb + res.params_size_mb
-   res.text = render(res, {columns = columns, var_names = opts.var_names})
+   res.no_input = no_input or nil
+   res.text = render(res, {columns = columns, var_names = opts.var_names, no_input = no_input})
    for _, row in ipairs(order) do row.children = nil end
    if opts.print ~= false then print(res.text) end
    return setmetatable(res, result_mt)
 end
 
 ty.summary = summary
-ty.__doc[summary] = [[ty.summary(model, input, [{depth=3, columns=, batch_dim=, dtypes=, print=true,
-                              var_names=false}]) -> table
+ty.__doc[summary] = [[ty.summary(model, [input], [{depth=3, columns=, batch_dim=, dtypes=, print=true,
+                                var_names=false}]) -> table
   Prints a torchinfo-style table of model's layers: "Layer (type:depth-idx)"
   drawn as a tree, Input Shape, Output Shape, Param #, Mult-Adds (columns: any
   of 'input_shape', 'output_shape', 'params', 'mult_adds', 'trainable'), then
@@ -537,7 +562,9 @@ ty.__doc[summary] = [[ty.summary(model, input, [{depth=3, columns=, batch_dim=, 
   as torchinfo), parameter and total sizes in MB. Rows are labelled
   "Type: depth-idx", idx counting the rows of each depth through the table. input: a full input shape {1, 1, 28, 28} (batch included; or
   without it and batch_dim=1), an example array, or a list of shapes/arrays for
-  several inputs (dtypes={'int32', ...} for each shape; default float32).
+  several inputs (dtypes={'int32', ...} for each shape, or one dtype name for
+  all; default float32). Without an input (nil), as torchinfo's summary(model):
+  the layers and their parameters only (columns 'params' and 'trainable').
   Shapes come from lazy shape inference: the forward only builds graphs, so
   even a model too large for memory is summarised at once and nothing is
   allocated. Layers deeper than depth are folded into their parent's row.
@@ -554,7 +581,7 @@ if ty.nn and ty.nn.Module then
    function Module.summary(self, input, opts)
       return summary(self, input, opts)
    end
-   ty.__doc[Module.summary] = "module:summary(input, [opts]) -> table\n" ..
+   ty.__doc[Module.summary] = "module:summary([input], [opts]) -> table\n" ..
       "  ty.summary(module, input, opts): see help(ty.summary)."
 end
 

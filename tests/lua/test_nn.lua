@@ -773,6 +773,17 @@ function T.qa_unknown_options_are_errors()
        "[LeakyReLU] negative_slope must be a number, got 'x'")
    err(function() nn.Linear(2, 2):load_weights("x.npz", {form = "torch"}) end,
        "[load_weights] unknown option 'form'")
+   err(function() nn.softplus(ty.ones{2}, {beta = 2, thresh = 1}) end,
+       "[softplus] unknown option 'thresh' (expected beta, threshold)")
+   err(function() nn.gelu(ty.ones{2}, {approx = "tanh"}) end, "[gelu] unknown option 'approx'")
+   err(function() nn.Flatten("a") end, "[Flatten] start_dim must be a nonzero integer")
+   err(function() nn.Flatten(2, 0) end, "[Flatten] end_dim must be a nonzero integer")
+   -- position offsets: integers >= 0 (they used to reach the core as -5, 1.5, 'x')
+   err(function() nn.RoPE(4)(ty.zeros{1, 3, 4}, -5) end, "[rope] offset must be an integer >= 0, got -5")
+   err(function() nn.LearnedPositionalEncoding(4, 2)(ty.zeros{1, 3, 2}, {offset = 0.5}) end,
+       "[LearnedPositionalEncoding] offset must be an integer >= 0, got 0.5")
+   err(function() nn.SinusoidalPositionalEncoding(4)(ty.zeros{1, 3, 4}, {offset = "x"}) end,
+       "[SinusoidalPositionalEncoding] offset must be an integer >= 0, got 'x'")
    h.assert_shape(nn.LeakyReLU({negative_slope = 0.2})(ty.ones{2}), {2})
    h.assert_shape(nn.GELU("tanh")(ty.ones{2}), {2})
 end

@@ -348,6 +348,37 @@ function T.qa_vulkan_arrays_plot()
       tmp("vkcm.png"))
 end
 
+-- a PNG with bit depth 0 used to kill the process (division by zero)
+function T.qa_read_png_rejects_bad_bit_depths()
+   local function adler32(d)
+      local a, b = 1, 0
+      for i = 1, #d do
+         a = (a + d:byte(i)) % 65521
+         b = (b + a) % 65521
+      end
+      return b * 65536 + a
+   end
+   local function chunk(t, d) return string.pack(">I4", #d) .. t .. d .. "\0\0\0\0" end
+   local function png(depth, raw)
+      -- zlib stream with one stored block
+      local z = "\x78\x01\x01" .. string.pack("<I2I2", #raw, (~#raw) & 0xffff) .. raw ..
+                string.pack(">I4", adler32(raw))
+      return "\137PNG\r\n\26\n" .. chunk("IHDR", string.pack(">I4I4BBBBB", 4, 2, depth, 0, 0, 0, 0)) ..
+             chunk("IDAT", z) .. chunk("IEND", "")
+   end
+   for _, depth in ipairs{0, 3} do
+      local f = assert(io.open(tmp("d.png"), "wb"))
+      f:write(png(depth, ("\0"):rep(depth == 0 and 2 or 6)))
+      f:close()
+      err(function() ty.plot.read_png(tmp("d.png")) end, "unsupported PNG (color type 0, bit depth " .. depth)
+   end
+   local f = assert(io.open(tmp("d.png"), "wb"))
+   f:write(png(8, ("\0\1\2\3\4"):rep(2)))
+   f:close()
+   local img = ty.plot.read_png(tmp("d.png"))
+   eq({img.width, img.height, #img.pixels}, {4, 2, 24})
+end
+
 function T.qa_bad_options_are_clean_errors()
    local v = ty.randn{10}
    err(function() ty.plot.histogram(v, {range = 5}) end,

@@ -142,8 +142,8 @@ T.example_input_and_errors = function()
    assert(not ok and err:find("%[summary%] argument 1 must be a model"), err)
    ok, err = pcall(ty.summary, nn.Linear(3, 2), {1, 4})
    assert(not ok and err:find("forward pass failed"), err)
-   ok, err = pcall(ty.summary, nn.Linear(3, 2))
-   assert(not ok and err:find("argument 2"), err)
+   ok, err = pcall(ty.summary, nn.Linear(3, 2), nil, {columns = {"mult_adds"}, print = false})
+   assert(not ok and err:find("needs an input"), err)
    ok, err = pcall(ty.summary, nn.Linear(3, 2), {1, 3}, {colums = {}})
    assert(not ok and err:find("unknown option 'colums'"), err)
 end
@@ -251,6 +251,25 @@ T.shared_layers_dict_outputs_and_ids_hint = function()
    eq(table.concat(res.rows[1].output_shape, "x"), "2x5", "first output by key")
    local ok, err = pcall(ty.summary, nn.Embedding(10, 4), {2, 6})
    assert(not ok and err:find("dtypes={'int32'}", 1, true), err)
+   -- one dtype name applies to every input (tycho summary --dtype int32)
+   local Four = nn.Module:extend("QAFourIds")
+   function Four:init() self.e = nn.Embedding(10, 4) end
+   function Four:forward(a, b, c, d) return self.e(a) + self.e(b) + self.e(c) + self.e(d) end
+   res = ty.summary(Four(), {{2, 3}, {2, 3}, {2, 3}, {2, 3}}, {dtypes = "int32", print = false})
+   eq(table.concat(res.rows[1].output_shape, "x"), "2x3x4", "four int32 inputs")
+end
+
+-- QA: as torchinfo's summary(model), no input gives the layers and their
+-- parameters (and options may come second)
+T.summary_without_input = function()
+   local m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Sequential(nn.Linear(8, 2)))
+   local res = m:summary(nil, {print = false})
+   eq(res.total_params, 58, "params")
+   assert(res.text:find("Layer %(type:depth%-idx%) +Param #\n") and
+          res.text:find("Linear: 2%-1 +18") and not res.text:find("Mult%-Adds"), res.text)
+   eq(tostring(res), "summary of Sequential: 58 params (58 trainable)", "tostring")
+   res = ty.summary(m, {depth = 1, print = false})
+   assert(res.text:find("Sequential: 1%-3 +18") and not res.text:find("2%-1"), res.text)
 end
 
 return T

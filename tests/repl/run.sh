@@ -402,6 +402,18 @@ run "help(<optimizer>), help(<history>) show their docs" 0 '^ty\.train\.History 
 grep -q '^ty\.optim\.SGD' "$TMP/out" && pass "help(<optimizer>) is the optimizer's doc" \
     || fail "help(<optimizer>) is the optimizer's doc" "$(cat "$TMP/out")"
 
+input 'help(ty.train)'
+run "help(<module>) describes functions whose signature spans lines" 0 \
+    '^  fit +Trains model' '' -- "$TYCHO"
+
+input 'help(nn)'
+run "help(<module>) lists public functions" 0 '^  relu ' '' -- "$TYCHO"
+if grep -q '^  _' "$TMP/out"; then
+    fail "help(<module>) hides private _functions" "$(cat "$TMP/out")"
+else
+    pass "help(<module>) hides private _functions"
+fi
+
 input 'ty.train.callbacks.EarlyStopping{patience = 2}'
 run "a callback prints its settings" 0 '^EarlyStopping\{.*monitor="val_loss", patience=2' '' \
     -- "$TYCHO"

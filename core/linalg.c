@@ -97,7 +97,8 @@ static double *host_copy(const char *fname, ty_array *a)
         ty__error("[%s] out of host memory", fname);
         return NULL;
     }
-    if (ty_copy_to(a, d, TY_FLOAT64) != 0) {
+    /* nothing to copy (and ty_copy_to of an empty broadcast view recursed) */
+    if (n > 0 && ty_copy_to(a, d, TY_FLOAT64) != 0) {
         free(d);
         return NULL;
     }
@@ -1195,13 +1196,34 @@ static ty_array *red_own(ty_op op, ty_array *x, const int *axes, int naxes, bool
     return r;
 }
 
+/* s^(1/p) for s >= 0 (owned), with a zero gradient where s == 0 (as
+ * PyTorch: the norm of a zero vector has gradient 0, not NaN):
+ * where(s > 0, root(where(s > 0, s, 1)), 0). */
+static ty_array *safe_root_own(ty_array *s, double p)
+{
+    if (!s) return NULL;
+    ty_dtype dt = ty_dtype_of(s);
+    ty_array *z = ty__const_like(s, 0, dt), *one = ty__const_like(s, 1, dt);
+    ty_array *pos = z ? ty_gt(s, z) : NULL;
+    ty_array *ss = pos && one ? ty_where(pos, s, one) : NULL;
+    ty_array *root = NULL;
+    if (ss && p == 2) root = ty_sqrt(ss);
+    else if (ss) {
+        ty_array *ip = ty__const_like(ss, 1.0 / p, dt);
+        root = ip ? ty_pow(ss, ip) : NULL;
+        ty_release(ip);
+    }
+    ty_array *r = root ? ty_where(pos, root, z) : NULL;
+    return ty__drop(r, 6, s, z, one, pos, ss, root);
+}
+
 static ty_array *vector_norm(ty_array *x, double p, int axis, bool keep)
 {
     ty_array *ax = ty_abs(x);
     if (isinf(p)) return red_own(p > 0 ? TY_OP_MAX : TY_OP_MIN, ax, &axis, 1, keep);
     if (p == 1) return red_own(TY_OP_SUM, ax, &axis, 1, keep);
-    if (p == 2) return un_own(TY_OP_SQRT, red_own(TY_OP_SUM, un_own(TY_OP_SQUARE, ax),
-                                                  &axis, 1, keep));
+    if (p == 2)
+        return safe_root_own(red_own(TY_OP_SUM, un_own(TY_OP_SQUARE, ax), &axis, 1, keep), 2);
     if (p == 0) {
         ty_array *z = ax ? ty__const_like(ax, 0, ty_dtype_of(ax)) : NULL;
         ty_array *nz = z ? ty_ne(ax, z) : NULL;
@@ -1212,6 +1234,7 @@ static ty_array *vector_norm(ty_array *x, double p, int axis, bool keep)
     ty_array *pp = ax ? ty__const_like(ax, p, ty_dtype_of(ax)) : NULL;
     ty_array *pw = pp ? ty_pow(ax, pp) : NULL;
     ty_array *s = red_own(TY_OP_SUM, pw, &axis, 1, keep);
+    if (p > 0) return ty__drop(safe_root_own(s, p), 2, ax, pp);
     ty_array *ip = s ? ty__const_like(s, 1.0 / p, ty_dtype_of(s)) : NULL;
     ty_array *r = ip ? ty_pow(s, ip) : NULL;
     return ty__drop(r, 4, ax, pp, s, ip);
@@ -1310,7 +1333,7 @@ ty_array *ty_linalg_norm(ty_array *a, const char *ord, const int *axes_in, int n
     } else {
         int rr = axes[0], cc = axes[1];
         if (!has_ord || fro) {
-            r = un_own(TY_OP_SQRT, red_own(TY_OP_SUM, ty_square(x), axes, 2, keepdims));
+            r = safe_root_own(red_own(TY_OP_SUM, ty_square(x), axes, 2, keepdims), 2);
         } else if (nuc || p == 2 || p == -2) {
             r = sv_norm(x, rr, cc, nuc ? 0 : (p > 0 ? 1 : -1), keepdims);
         } else if (p == 1 || p == -1 || isinf(p)) {

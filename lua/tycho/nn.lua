@@ -1885,6 +1885,23 @@ function Module:load_weights(path, opts)
    return self
 end
 
+-- m.parameters() (a '.' for the ':' PyTorch users type by habit) would run
+-- with self = nil and quietly return an empty tree: every Module method
+-- checks that it got a module.
+for _, k in ipairs(table_keys(Module)) do
+   local f = Module[k]
+   if type(f) == "function" and type(k) == "string" and k:sub(1, 2) ~= "__" and k ~= "extend"
+      and k ~= "init" and k ~= "forward" then
+      Module[k] = function(self, ...)
+         if not is_module(self) then
+            error(fmt("[Module:%s] call it with a colon: m:%s(...) (self was %s)", k, k,
+                      is_array(self) and "an array" or type(self)), 2)
+         end
+         return f(self, ...)
+      end
+   end
+end
+
 ------------------------------------------------------------------------ docs
 
 local MODULE_DOCS = {

@@ -1139,7 +1139,8 @@ do
 ty.nn.Transformer([{d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048, dropout=0.1, activation='relu', layer_norm_eps=1e-5, batch_first=true, norm_first=false, bias=true}]) -> module
   Encoder-decoder Transformer as PyTorch's nn.Transformer (submodules encoder,
   decoder, each with a final LayerNorm `norm`; weights of 2 or more dimensions
-  xavier-uniform initialised), BATCH-FIRST by default.
+  xavier-uniform initialised), BATCH-FIRST by default. PyTorch's positional
+  form ty.nn.Transformer(d_model, nhead, [{...}]) works too.
 m:forward(src, tgt, [{src_mask=, tgt_mask=, memory_mask=, src_key_padding_mask=, tgt_key_padding_mask=, memory_key_padding_mask=, src_is_causal=, tgt_is_causal=}]) -> output
 ty.nn.Transformer.generate_square_subsequent_mask(n) -> (n, n) float mask, -inf above the diagonal]])
    function C:init(opts, nhead_arg, more)

@@ -8,9 +8,10 @@
 -- and no parameter memory is touched, so the summary of a model too large for
 -- the machine prints at once.
 --
--- Mult-adds: Linear and Conv*/ConvTranspose* as torchinfo counts them
--- (Linear: the output's leading size times the weight and bias counts; Conv:
--- N x output spatial size times the weight and bias counts). Any other module's
+-- Mult-adds: Linear, Conv*/ConvTranspose* and RNN/LSTM/GRU as torchinfo
+-- counts them (Linear: the output's leading size times the weight and bias
+-- counts; Conv: N x output spatial size times the weight and bias counts;
+-- RNNs: N x L times all their weights). Any other module's
 -- own work is found by walking its output graph back to its inputs and to its
 -- children's outputs (ty.node): matmul = output size x k, conv = output size x
 -- (C_in/groups x kernel size), attention = 2 x N x heads x L x S x head_dim;
@@ -157,6 +158,7 @@ end
 
 local function layer_kind(tname)
    if tname == "Linear" or tname == "Bilinear" or tname == "LazyLinear" then return "linear" end
+   if tname == "RNN" or tname == "LSTM" or tname == "GRU" then return "rnn" end
    if tname:match("^Conv%d?[dD]?") or tname:match("^ConvTranspose") then return "conv" end
    return nil
 end
@@ -455,6 +457,11 @@ local function summary(model, input, opts)
             if kind == "linear" and outs[1] then
                local s = outs[1].shape
                row.own_mult_adds = row.own_mult_adds + prod(s, 1, #s - 1) * row.own_params
+            elseif kind == "rnn" and outs[1] then
+               -- as torchinfo: every step of every sequence uses all the weights
+               local s = outs[1].shape
+               row.own_mult_adds = row.own_mult_adds + prod(s, 1, math.min(2, #s - 1)) *
+                  row.own_params
             elseif kind == "conv" and outs[1] then
                local s = outs[1].shape
                local n = (#s >= 3) and (s[1] * prod(s, 3)) or prod(s, 2)
@@ -568,7 +575,7 @@ ty.__doc[summary] = [[ty.summary(model, [input], [{depth=3, columns=, batch_dim=
   Shapes come from lazy shape inference: the forward only builds graphs, so
   even a model too large for memory is summarised at once and nothing is
   allocated. Layers deeper than depth are folded into their parent's row.
-  Mult-adds: Linear and Conv as torchinfo; other layers' own matmuls,
+  Mult-adds: Linear, Conv and RNN/LSTM/GRU as torchinfo; other layers' own matmuls,
   convolutions and attention from their graphs (ty.node); elementwise work is
   not counted. Returns the data: {rows={{name=, type=, depth=, idx=,
   input_shape=, output_shape=, params=, own_params=, total_params=,

@@ -278,21 +278,27 @@ local function progress(it, opts, ...)
    end
    local bar = new_bar{total = total, desc = opts.desc, stream = opts.stream}
    local started = false
+   local function finish()
+      if not bar.closed then
+         local el = now() - bar.start
+         local rate = el > 0 and bar.n / el or 0
+         local final = fmt("%s%d%s [%s, %.1f it/s]", opts.desc and (opts.desc .. " ") or "",
+                           bar.n, total and ("/" .. total) or "", hms(el), rate)
+         bar:close(final)
+      end
+   end
+   -- the 4th value of a generic for is closed when the loop ends in any way:
+   -- a break or an error inside the loop ends the bar's line too
+   local closer = setmetatable({}, {__close = finish})
    return function()
       if started then bar:update(1) else started = true; bar:render(true) end
       local r = pack(nextf())
       if r[1] == nil then
-         if not bar.closed then
-            local el = now() - bar.start
-            local rate = el > 0 and bar.n / el or 0
-            local final = fmt("%s%d%s [%s, %.1f it/s]", opts.desc and (opts.desc .. " ") or "",
-                              bar.n, total and ("/" .. total) or "", hms(el), rate)
-            bar:close(final)
-         end
+         finish()
          return nil
       end
       return unpack(r, 1, r.n)
-   end
+   end, nil, nil, closer
 end
 ty.progress = progress
 doc(progress, [[ty.progress(n | list | loader | iterator, [{desc=, total=, stream=io.stdout}]) -> iterator
@@ -302,7 +308,8 @@ doc(progress, [[ty.progress(n | list | loader | iterator, [{desc=, total=, strea
   a generic-for triple, without options), or any iterator function (total=
   for its length).
   On a terminal the bar redraws in place (at most 10 times a second) with
-  count, elapsed<remaining and it/s; otherwise one line is printed at the end.]])
+  count, elapsed<remaining and it/s; otherwise one line is printed at the end
+  (also when the loop ends early by a break or an error).]])
 
 -- ------------------------------------------------------------------ History
 
@@ -1070,7 +1077,22 @@ local function explain(fname, err, loss)
       hint = fmt("[%s] a class label is %d, outside 1..%s: labels are class indices 1..C " ..
                  "and the model must output C = %s scores per row", fname, i, size, size)
    end
-   return hint .. "\n  (" .. err:gsub("^lua/tycho/train%.lua:%d+: ", "") .. ")"
+   local head, tb = err:match("^(.-)(\nstack traceback:.*)$")
+   head = (head or err):gsub("^lua/tycho/train%.lua:%d+: ", "")
+   return hint .. "\n  (" .. head .. ")" .. (tb or "")
+end
+
+-- The batches of a loader as (inputs, y): a batch (x, y) gives {x}, y; a
+-- batch of more values (x1, x2, ..., y) gives {x1, x2, ...}, y (a model of
+-- several inputs); a batch (x) alone gives {x}, nil.
+local function batches(loader)
+   local it = loader:iter()
+   return function()
+      local b = pack(it())
+      if b[1] == nil then return nil end
+      if b.n <= 1 then return {b[1]}, nil end
+      return {unpack(b, 1, b.n - 1)}, b[b.n]
+   end
 end
 
 local function is_interrupt(err)
@@ -1201,9 +1223,9 @@ local function run_eval(model, loader, loss_fn, ms, bar_desc, verbose, stream)
       bar = new_bar{total = #loader, desc = bar_desc, stream = stream}
       if not bar.tty then bar = nil end
    end
-   for x, y in loader:iter() do
-      local pred = model(x)
-      local n = batch_size_of(x)
+   for xs, y in batches(loader) do
+      local pred = model(unpack(xs))
+      local n = batch_size_of(xs[1])
       if loss_fn and y ~= nil then
          local l = loss_fn(pred, y)
          lsum = add(lsum, l * n)
@@ -1361,8 +1383,8 @@ function M.fit(opts)
       end
    end
 
-   local vg = ty.nn.value_and_grad(model, function(x, y)
-      local pred = model(x)
+   local vg = ty.nn.value_and_grad(model, function(xs, y)
+      local pred = model(unpack(xs))
       return loss_fn(pred, y), pred
    end)
 
@@ -1408,16 +1430,16 @@ function M.fit(opts)
       end
       local acc_grads, acc_n = nil, 0
       local s = 0
-      for x, y in data:iter() do
+      for xs, y in batches(data) do
          s = s + 1
          tr.step = s
          fire(cbs, "on_batch_begin", s, tr)
-         local n = batch_size_of(x)
+         local n = batch_size_of(xs[1])
          if y == nil and type(opts.loss) == "string" then
             error(fmt("[fit] the batches of data have no targets: loss '%s' needs " ..
                       "data={x, y} (or a loader of (x, y) batches)", opts.loss), 0)
          end
-         local l, pred, grads = vg(x, y)
+         local l, pred, grads = vg(xs, y)
          for _, m in ipairs(train_ms) do m:update(pred, y) end
          lsum = add(lsum, l * n)
          seen = seen + n
@@ -1506,7 +1528,17 @@ function M.fit(opts)
    local ok, err = pcall(function()
       inner_ok, inner_err = xpcall(loop, function(e)
          if is_interrupt(e) or type(e) ~= "string" then return e end
-         return debug.traceback(e, 2)
+         -- a position inside fit tells the user nothing (the layer's own
+         -- message names it; the traceback below keeps the frames)
+         e = e:gsub("^lua/tycho/train%.lua:%d+: ", "")
+         local tb = debug.traceback(e, 2)
+         -- an error of the lazy step (shapes, indices) surfaces in ty.eval: the
+         -- frames inside fit say nothing more; one from the user's forward or
+         -- loss keeps its frames (where in the model it happened)
+         if tb:find("\nstack traceback:\n%s*%[C%]: in function 'tycho%.eval'") then
+            return e
+         end
+         return tb
       end)
    end)
    local failure
@@ -1539,7 +1571,9 @@ doc(M.fit, [[ty.train.fit{model=, loss=, optimizer=, data=, val_data=, epochs=1,
              callbacks={}, grad_accum=1, clip_norm=, log_every=, verbose=1,
              batch_size=32, resume=, seed=, initial_epoch=0} -> history
   Trains model (an nn.Module) on data (a DataLoader, a dataset, or {x, y} arrays
-  batched by batch_size and shuffled) for `epochs` epochs. loss: a ty.losses
+  batched by batch_size and shuffled) for `epochs` epochs. A batch of more
+  than two values (x1, x2, ..., y; data={x1, x2, y}) feeds a model of several
+  inputs: model(x1, x2, ...). loss: a ty.losses
   name ('cross_entropy', 'mse', ...) or a function(pred, target) -> scalar.
   optimizer: a ty.optim optimizer (learning-rate schedules live in its lr).
   Each step is one graph evaluated once: forward, backward (nn.value_and_grad),

@@ -205,4 +205,58 @@ function T.docs()
    assert(ty.__doc[ty.linalg.inv]:find("^ty.linalg.inv%(a%)"))
 end
 
+-- QA regressions: labels out of range are named errors (before: 0-based
+-- targets gave a silently wrong confusion matrix / accuracy; other cases a
+-- cryptic "[scatter_add] index 0 is out of range" at evaluation).
+function T.qa_label_ranges()
+   local t0 = ty.array({1, 0, 2, 2, 2}, "int32")           -- 0-based
+   h.assert_error(function() m.confusion_matrix(logits, t0):tolist() end,
+                  "[metrics.confusion_matrix] target labels (pred (5,3) has 3 classes) must be " ..
+                  "in 1..3, got values in 0..2 (0-based labels?")
+   h.assert_error(function() m.accuracy(logits, t0):item() end, "[metrics.accuracy] target labels")
+   h.assert_error(function() m.f1(logits, ty.array({2, 1, 4, 3, 3}, "int32")):item() end,
+                  "must be in 1..3, got values in 1..4")
+   h.assert_error(function()
+      m.confusion_matrix(ty.array({0, 1, 2}, "int32"), ty.array({1, 2, 3}, "int32"),
+                         {num_classes = 3}):tolist()
+   end, "[metrics.confusion_matrix] pred labels must be in 1..3, got values in 0..2")
+   local s = m.F1()
+   h.assert_error(function() s:update(logits, t0) end, "[metrics.f1] target labels")
+   h.assert_error(function() m.f1(ty.array{0.9, 0.1}, ty.array({1, 2}, "int32")):item() end,
+                  "[metrics.f1] binary targets must be in 0..1, got values in 1..2")
+   h.assert_error(function() m.perplexity(ty.zeros{2, 4}, ty.array({0, 4}, "int32")):item() end,
+                  "[metrics.perplexity] labels (logits (2,4)) must be in 1..4")
+   h.assert_close(m.perplexity(ty.zeros{2, 4}, ty.array({-1, 4}, "int32"), {ignore_index = -1}), 4)
+   -- lazy labels cannot be checked early, but never count in a wrong cell
+   h.assert_error(function() m.confusion_matrix(logits, t0 + 0):tolist() end, "out of range")
+   -- (N,1) targets are accepted (Keras' sparse labels)
+   h.assert_close(m.accuracy(logits, target:reshape{5, 1}), 0.6)
+   h.assert_error(function() m.f1(ty.zeros({0}, "int32"), ty.zeros({0}, "int32")) end,
+                  "[metrics.f1] cannot infer the number of classes from empty labels (0,)")
+end
+
+-- Ranking metrics: NaN scores made auroc loop forever; targets 1/2 were
+-- reported as "only one class".
+function T.qa_rank_inputs()
+   h.assert_error(function() m.auroc(ty.array{0.1, 0 / 0, 0.3, 0.4}, ty.array{0, 1, 0, 1}) end,
+                  "[metrics.auroc] pred holds NaN (score 2)")
+   h.assert_error(function() m.auroc(ty.array{0.1, 0.2, 0.3}, ty.array{1, 2, 1}) end,
+                  "[metrics.auroc] binary targets must be 0 or 1, got 2")
+   h.assert_error(function() m.average_precision(logits, ty.array({0, 1, 2, 2, 2}, "int32")) end,
+                  "[metrics.average_precision] target labels must be in 1..3")
+end
+
+-- Regression metrics no longer reshape (2,3) against (3,2); top_k must be an
+-- integer.
+function T.qa_shapes_and_options()
+   h.assert_error(function() m.mse(ty.zeros{2, 3}, ty.zeros{3, 2}) end,
+                  "[metrics.mse] pred (2,3) and target (3,2) differ in shape")
+   h.assert_close(m.mse(ty.array{{1}, {2}, {3}}, ty.array{1, 2, 5}), 4 / 3)
+   h.assert_error(function() m.accuracy(logits, target, {top_k = 1.5}) end,
+                  "[metrics.accuracy] top_k must be an integer >= 1, got 1.5")
+   h.assert_error(function() m.accuracy(ty.zeros{2, 3, 4}, ty.array({1, 2}, "int32")) end,
+                  "[metrics.accuracy] expected pred (N,C) scores, (N,) labels or (N,) binary " ..
+                  "scores, got (2,3,4)")
+end
+
 return T

@@ -799,6 +799,18 @@ function T.qa_errors_point_at_the_callers_line()
    assert(e:find("test_nn.lua:", 1, true), e)
 end
 
+-- m.parameters() (a '.' instead of ':') used to return an empty tree
+-- silently, so an optimizer would train nothing
+function T.qa_dot_instead_of_colon()
+   local m = nn.Linear(2, 2)
+   h.assert_error(function() local p = m.parameters() return p end,
+                  "[Module:parameters] call it with a colon: m:parameters(...) (self was nil)")
+   h.assert_error(function() local p = m.state_dict() return p end, "[Module:state_dict]")
+   h.assert_error(function() m.save_weights("x.safetensors") end, "(self was string)")
+   h.assert_error(function() nn.Linear:parameters() end, "[Module:parameters]")
+   h.assert_eq(#m:named_parameters(), 2)
+end
+
 function T.qa_bad_values()
    local err = h.assert_error
    err(function() nn.Dropout(0 / 0) end, "[Dropout] p must be a number in [0, 1]")

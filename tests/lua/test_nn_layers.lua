@@ -652,6 +652,17 @@ function T.qa_unknown_options_are_errors()
        "[Transformer] unknown option 'layers'")
 end
 
+-- layer errors used to carry no position at all; they now point at the
+-- user's line, even from inside a container
+function T.qa_errors_point_at_the_callers_line()
+   local line = debug.getinfo(1, "l").currentline
+   local m = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())
+   local e = h.assert_error(function() m(ty.ones{2, 3, 8, 8}) end, "[Conv2d] expected input (N,1,H,W)")
+   assert(e:find("test_nn_layers.lua:" .. (line + 2) .. ":", 1, true), e)
+   e = h.assert_error(function() nn.LSTM(4, 0) end, "[LSTM] hidden_size must be >= 1")
+   assert(e:find("test_nn_layers.lua:", 1, true), e)
+end
+
 function T.qa_recurrent_empty_sequence()
    h.assert_error(function() nn.LSTM(10, 20)(ty.randn{3, 0, 10}) end,
                   "[LSTM] the input sequence is empty (length 0): got (3,0,10)")

@@ -226,6 +226,10 @@ T.torchinfo_depth_idx_and_sizes = function()
    -- (40320 + 8960 + 350 + 70) floats x 4 bytes x 2
    eq(math.floor(res.forward_backward_mb * 1e6 + 0.5), 397600, "forward/backward bytes")
    assert(res.text:find("Forward/backward pass size %(MB%): 0%.40"), res.text)
+   -- RNNs as torchinfo: N x L x (all weights and biases)
+   res = ty.summary(nn.LSTM(32, 64, {num_layers = 2}), {4, 12, 32}, {print = false})
+   eq(res.total_params, 25088 + 33280, "LSTM params")
+   eq(res.total_mult_adds, 4 * 12 * (25088 + 33280), "LSTM mult-adds")
    -- a failing forward: the layer's message, without positions in summary.lua
    local ok, err = pcall(ty.summary, nn.Linear(3, 2), {1, 4})
    assert(not ok and err:find("%[Linear%]") and not err:find("summary%.lua"), err)

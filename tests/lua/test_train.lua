@@ -491,6 +491,10 @@ T.bad_input_explained = function()
    end
    local ok, err = fit{data = {x, y - 1}}
    assert(not ok and err:find("^%[fit%] class labels are 1%-based") and err:find("y %+ 1"), err)
+   -- a lazy error carries no frames of fit's insides; none has a position in train.lua
+   assert(not err:find("stack traceback") and not err:find("train%.lua"), err)
+   ok, err = fit{data = {x:reshape(64, 5, 1), y}}
+   assert(not ok and err:find("^%[Linear%] expected input") and not err:find("^lua/"), err)
    ok, err = fit{data = {x, y + 1}}
    assert(not ok and err:find("^%[fit%] a class label is 4, outside 1..3"), err)
    ok, err = pcall(train.evaluate, {model = nn.Linear(5, 3), data = {x, y - 1},
@@ -555,6 +559,34 @@ T.printing_and_history_formats = function()
    for k, v in ty.progress(pairs({a = 1, b = 2})) do keys = keys + v end
    eq(sum, 5 + 12 + 21, "progress(ipairs(t))")
    eq(keys, 3, "progress(pairs(t))")
+   -- a break or an error inside the loop ends the bar's line (closing value)
+   local p = script_file([[
+for i in ty.progress(100, {desc = "brk"}) do if i == 40 then break end end
+print("after break")
+print(pcall(function() for i in ty.progress(9, {desc = "err"}) do error("boom") end end))
+]])
+   local out, rc = sh("./tycho " .. p .. " 2>&1")
+   assert(rc == 0 and out:find("brk 39/100 %[") and out:find("\nafter break\n") and
+          out:find("\nerr 0/9 %[.-\nfalse"), out)
+   os.remove(p)
+end
+
+-- QA: a model of two inputs trains from data={x1, x2, y} (the last value of
+-- a batch is the target), and evaluates the same way
+T.fit_model_of_several_inputs = function()
+   local Two = nn.Module:extend("QATwoInputs")
+   function Two:init() self.a = nn.Linear(3, 8); self.b = nn.Linear(2, 8); self.out = nn.Linear(8, 2) end
+   function Two:forward(x1, x2) return self.out(ty.relu(self.a(x1) + self.b(x2))) end
+   local k = ty.random.split(ty.random.key(11), 2)
+   local x1, x2 = ty.random.normal({200, 3}, {key = k[1]}), ty.random.normal({200, 2}, {key = k[2]})
+   local y = ((x1:sum(-1) + x2:sum(-1)):gt(0)):astype("int32") + 1
+   local m = Two()
+   local h = train.fit{model = m, loss = "cross_entropy", optimizer = ty.optim.Adam{lr = 1e-2},
+                       data = {x1, x2, y}, val_data = {x1, x2, y}, epochs = 5, batch_size = 20,
+                       metrics = {"accuracy"}, verbose = 0}
+   assert(h:get("val_accuracy")[5] > 0.8, tostring(h))
+   local r = train.evaluate{model = m, data = {x1, x2, y}, metrics = "accuracy", verbose = 0}
+   assert(math.abs(r.accuracy - h:get("val_accuracy")[5]) < 1e-6, r.accuracy)
 end
 
 return T

@@ -242,6 +242,35 @@ static ty_array *eig_F(ty_array *w)
     return F;
 }
 
+/* The cofactor matrix det(A) A^-T of square A (...,n,n), valid for singular
+ * A too: with A = U diag(s) V^T, cof = det(U) det(V^T) U diag(p) V^T where
+ * p_i = prod_{j != i} s_j. Not differentiable (first-order use only). */
+static ty_array *cofactor_svd(ty_array *A)
+{
+    ty_array *u = NULL, *s = NULL, *vt = NULL;
+    if (ty_linalg_svd(A, false, &u, &s, &vt) != 0) return NULL;
+    int64_t n = ty_dim(A, -1);
+    ty_array *sd = ty_stop_gradient(s);
+    ty_array *srow = sd ? ty_expand_dims(sd, -2) : NULL;        /* (...,1,n) */
+    ty_array *eye = srow ? const_mat(srow, n, 0) : NULL;
+    ty_array *z = eye ? ty__const_like(eye, 0, ty_dtype_of(eye)) : NULL;
+    ty_array *isdiag = z ? ty_ne(eye, z) : NULL;
+    ty_array *one = srow ? ty__const_like(srow, 1, ty_dtype_of(srow)) : NULL;
+    ty_array *M = (isdiag && one) ? ty_where(isdiag, one, srow) : NULL; /* (...,n,n) */
+    int last = -1;
+    ty_array *p = M ? ty_reduce(TY_OP_PROD, M, &last, 1, false) : NULL; /* (...,n) */
+    ty_array *prow = p ? ty_expand_dims(p, -2) : NULL;
+    ty_array *up = prow ? ty_mul(u, prow) : NULL;
+    ty_array *c = up ? ty_matmul(up, vt) : NULL;
+    ty_array *du = c ? ty_linalg_det(u) : NULL, *dv = du ? ty_linalg_det(vt) : NULL;
+    ty_array *dd = dv ? ty_mul(du, dv) : NULL;
+    ty_array *de = expand2_own(dd);
+    ty_array *r = de ? ty_mul(c, de) : NULL;
+    ty_array *rs = r ? ty_stop_gradient(r) : NULL;
+    return ty__drop(rs, 18, u, s, vt, sd, srow, eye, z, isdiag, one, M, p, prow, up, c, du, dv,
+                    de, r);
+}
+
 static int la_vjp(void *p, ty_array *g, ty_array **grads)
 {
     la_ctx *c = p;
@@ -275,9 +304,16 @@ static int la_vjp(void *p, ty_array *g, ty_array **grads)
         grads[1] = gB;
         return 0;
     }
-    case G_DET: { /* g det A^-T */
-        ty_array *d = ty_linalg_det(A);
+    case G_DET: { /* g det A^-T (the cofactor matrix; through the SVD when A is singular) */
         ty_array *Ai = ty_linalg_inv(A);
+        if (!Ai) {
+            ty_array *cof = cofactor_svd(A);
+            ty_array *ge = cof ? expand2_own(ty_retain(g)) : NULL;
+            grads[0] = ge ? ty_mul(ge, cof) : NULL;
+            ty__drop(NULL, 2, cof, ge);
+            return grads[0] ? 0 : -1;
+        }
+        ty_array *d = ty_linalg_det(A);
         ty_array *gd = (d && Ai) ? ty_mul(g, d) : NULL;
         ty_array *ge = expand2_own(gd);
         ty_array *AiT = Ai ? mT(Ai) : NULL;
@@ -287,6 +323,12 @@ static int la_vjp(void *p, ty_array *g, ty_array **grads)
     }
     case G_LOGDET: { /* g A^-T */
         ty_array *Ai = ty_linalg_inv(A);
+        if (!Ai) {
+            char buf[TY_SHAPE_BUF];
+            ty__error("[linalg.slogdet] no gradient at a singular matrix (log|det| = -inf) "
+                      "in %s", ty__shp(A, buf));
+            return -1;
+        }
         ty_array *AiT = Ai ? mT(Ai) : NULL;
         ty_array *ge = expand2_own(ty_retain(g));
         grads[0] = (ge && AiT) ? ty_mul(ge, AiT) : NULL;
@@ -836,6 +878,19 @@ done:
 
 /* Host SVD of every matrix of a: s (batch x k) and, when u/vt are non-NULL,
  * u (batch x m x uc), vt (batch x vr x n), row-major. */
+/* -1 + error when the n doubles of d (a's data) hold a NaN or an infinity:
+ * LAPACK's SVD drivers do not converge on them (and print to stderr). */
+static int check_finite(const char *fn, const double *d, int64_t n, ty_array *a)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(d[i])) {
+            char buf[TY_SHAPE_BUF];
+            return ty__error("[%s] input %s contains %s (element %lld)", fn, ty__shp(a, buf),
+                             isnan(d[i]) ? "NaN" : "an infinity", (long long)i + 1);
+        }
+    return 0;
+}
+
 static int svd_host(const char *fn, ty_array *a, bool full, double **s_out, double **u_out,
                     double **vt_out, int64_t *batch_o, int64_t *m_o, int64_t *n_o)
 {
@@ -846,6 +901,10 @@ static int svd_host(const char *fn, ty_array *a, bool full, double **s_out, doub
     int64_t uc = full ? m : k, vr = full ? n : k;
     double *d = host_copy(fn, a);
     if (!d) return -1;
+    if (check_finite(fn, d, batch * m * n, a) != 0) {
+        free(d);
+        return -1;
+    }
     double *col = malloc(sizeof *col * cnt(m * n));
     double *s = malloc(sizeof *s * cnt(batch * k));
     double *u = uv ? malloc(sizeof *u * cnt(batch * m * uc)) : NULL;
@@ -1112,6 +1171,7 @@ int ty_linalg_lstsq(ty_array *a, ty_array *b, double rcond, ty_array **x_out,
     int *iwork = NULL;
     int rc = -1, rank = 0;
     if (!ad || !bd) goto done;
+    if (check_finite(fn, ad, m * n, a) != 0) goto done;
     if (!ca || !cb || !s || !xd || !res) {
         ty__error("[%s] out of host memory", fn);
         goto done;

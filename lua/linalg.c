@@ -296,10 +296,11 @@ static int l_einsum(lua_State *L)
     return 1;
 }
 
-#define DEVNOTE                                                                   \
+#define DEVNOTE1                                                                  \
     "\n  Computed on the CPU through LAPACK (float64) whatever the input's device:\n" \
     "  the input is evaluated, copied to the host, and the result put back on its\n"  \
-    "  device. Batched over leading axes."
+    "  device."
+#define DEVNOTE DEVNOTE1 " Batched over leading axes."
 
 static const lty_arg_fn linalg_functions[] = {
     {"norm", l_norm,
@@ -363,7 +364,7 @@ static const lty_arg_fn linalg_functions[] = {
      "ty.linalg.lstsq(a, b, [{rcond=eps*max(m,n)}]) -> x, residuals, rank, s\n"
      "  numpy.linalg.lstsq for a (m,n), b (m,) or (m,k) (LAPACK dgelsd):\n"
      "  residuals (k,) when rank == n < m, else empty; rank an integer; s the\n"
-     "  singular values of a. Not differentiable." DEVNOTE,
+     "  singular values of a. Not differentiable; not batched (2-d a only)." DEVNOTE1,
      false},
     {"matrix_rank", l_matrix_rank,
      "ty.linalg.matrix_rank(a, [{tol=}]) -> integer (or int32 array when batched)\n"

@@ -420,12 +420,31 @@ ty.plot.heatmap(values, {path=, row_labels=, col_labels=, title=, xlabel=, ylabe
 
 -- ---------------------------------------------------------------- figures
 
+-- spec.panels: a non-empty list of panel tables.
+local function panels_of(fname, spec, level)
+   local ps = spec.panels
+   if type(ps) ~= "table" or ty.is_array(ps) or ps[1] == nil then
+      error(string.format("[%s] panels must be a non-empty list of panels {{title=, series=" ..
+                          "{...}}, ...}, got %s", fname,
+                          type(ps) ~= "table" and type(ps) or (next(ps) == nil and "an empty table"
+                          or "a single table (wrap it: panels={{...}})")), level + 1)
+   end
+   return ps
+end
+
 local function panel_from(fname, i, p, level)
    if type(p) ~= "table" then
       error(string.format("[%s] panel %d must be a table, got %s", fname, i, type(p)), level + 1)
    end
    local kind = p.kind or "xy"
    if kind == "xy" then
+      if p.series ~= nil and (type(p.series) ~= "table" or ty.is_array(p.series) or
+                              p.series.y ~= nil or (next(p.series) ~= nil and p.series[1] == nil)) then
+         error(string.format("[%s] panel %d: series must be a list of {label=, x=, y=} " ..
+                             "(e.g. series={{y=...}}), got %s", fname, i,
+                             type(p.series) == "table" and "a single table" or type(p.series)),
+               level + 1)
+      end
       local series = {}
       for k, s in ipairs(p.series or {}) do
          if type(s) ~= "table" or s.y == nil then
@@ -451,7 +470,7 @@ function M.figure(spec)
    check_opts("plot.figure", spec, "path title panels ncol width height", 2)
    local path = need_path("plot.figure", spec, 2)
    local panels = {}
-   for i, p in ipairs(spec.panels or {}) do panels[i] = panel_from("plot.figure", i, p, 2) end
+   for i, p in ipairs(panels_of("plot.figure", spec, 2)) do panels[i] = panel_from("plot.figure", i, p, 2) end
    return figure({title = spec.title, ncol = spec.ncol, width = spec.width,
                   height = spec.height, panels = panels}, path)
 end
@@ -467,7 +486,7 @@ function M.curves(spec)
    check_opts("plot.curves", spec, "path title panels ncol width height", 2)
    local path = need_path("plot.curves", spec, 2)
    local panels = {}
-   for i, p in ipairs(spec.panels or {}) do
+   for i, p in ipairs(panels_of("plot.curves", spec, 2)) do
       panels[i] = panel_from("plot.curves", i, p, 2)
       for _, s in ipairs(panels[i].series) do
          if s.style == nil then s.style = #s.y <= 30 and "line_markers" or "line" end

@@ -1444,16 +1444,35 @@ static int ein_parse_term(const char *s, size_t len, int *letters, int *ell)
         char ch = s[i];
         if (ch == ' ') continue;
         if (ch == '.') {
-            if (*ell >= 0 || i + 2 >= len + 0 || s[i + 1] != '.' || s[i + 2] != '.') return -1;
+            if (*ell >= 0 || i + 2 >= len + 0 || s[i + 1] != '.' || s[i + 2] != '.') return -2;
             *ell = n;
             i += 2;
             continue;
         }
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))) return -1;
-        if (n >= TY_MAX_DIMS) return -1;
+        if (n >= TY_MAX_DIMS) return -3;
         letters[n++] = ch;
     }
     return n;
+}
+
+/* The error of ein_parse_term's code rc < 0 on term s (len chars). */
+static void ein_term_error(const char *fn, int rc, const char *s, size_t len)
+{
+    if (rc == -1) {
+        for (size_t i = 0; i < len; i++) {
+            char ch = s[i];
+            if (ch != ' ' && ch != '.' && !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))) {
+                ty__error("[%s] invalid subscript '%c' in '%.*s': subscripts are letters a-z, "
+                          "A-Z (and one '...')", fn, ch, (int)len, s);
+                return;
+            }
+        }
+    }
+    if (rc == -2)
+        ty__error("[%s] term '%.*s' has a '.' outside a single '...' ellipsis", fn, (int)len, s);
+    else
+        ty__error("[%s] term '%.*s' has more than %d indices", fn, (int)len, s, TY_MAX_DIMS);
 }
 
 /* Sums t's axes whose labels fail keep(label). */
@@ -1641,7 +1660,11 @@ ty_array *ty_einsum(const char *subscripts, ty_array *const *operands, int n)
         }
         int nl = ein_parse_term(s, (size_t)(end - s), letters, &ell[i]);
         int nd = ty_ndim(operands[i]);
-        if (nl < 0 || nl > nd || (ell[i] < 0 && nl != nd)) {
+        if (nl < 0) {
+            ein_term_error(fn, nl, s, (size_t)(end - s));
+            goto fail;
+        }
+        if (nl > nd || (ell[i] < 0 && nl != nd)) {
             ty__error("[%s] term '%.*s' does not fit operand %d of shape %s", fn,
                       (int)(end - s), s, i + 1, ty__shp(operands[i], buf));
             goto fail;
@@ -1691,7 +1714,11 @@ ty_array *ty_einsum(const char *subscripts, ty_array *const *operands, int n)
     if (arrow) {
         int e = -1;
         int nl = ein_parse_term(arrow + 2, strlen(arrow + 2), letters, &e);
-        if (nl < 0 || nl + (e >= 0 ? max_ell : 0) > TY_MAX_DIMS) {
+        if (nl < 0) {
+            ein_term_error(fn, nl, arrow + 2, strlen(arrow + 2));
+            goto fail;
+        }
+        if (nl + (e >= 0 ? max_ell : 0) > TY_MAX_DIMS) {
             ty__error("[%s] bad output subscripts '%s'", fn, arrow + 2);
             goto fail;
         }

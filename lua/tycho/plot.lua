@@ -322,11 +322,16 @@ function M.images(batch, opts)
          end
       end
    end
-   local ncol = opts.ncol or math.ceil(math.sqrt(n))
+   local ncol = math.min(opts.ncol or math.ceil(math.sqrt(n)), n)
    local nrow = math.ceil(n / ncol)
    local cell = math.max(64, math.min(160, math.floor(1200 / ncol)))
    local width = opts.width or ncol * cell + 12
    local height = opts.height or nrow * (cell + (captions and 18 or 0)) + (opts.title and 40 or 14)
+   if width > 16384 or height > 16384 then
+      error(string.format("[plot.images] %d images in %d columns need a %dx%d figure (at most " ..
+                          "16384 pixels a side): draw fewer, e.g. batch[{{1, 64}}], or set ncol",
+                          n, ncol, width, height), 2)
+   end
    return figure({width = width, height = height,
                   panels = {{kind = "images", title = opts.title, images = x:astype("float32"),
                              ncol = ncol, captions = captions, vmin = opts.vmin,

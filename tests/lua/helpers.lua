@@ -99,6 +99,21 @@ function h.assert_eq(got, expected, what)
    if m then error((what and what .. ": " or "") .. m, 2) end
 end
 
+-- fn wrapped to run with the CPU as the default device (float64 checks such
+-- as ty.gradcheck need CPU arrays; under TYCHO_DEVICE=vulkan the default is
+-- the GPU). The previous default device is restored, also on errors.
+function h.on_cpu(fn)
+   return function(...)
+      local ty = require "tycho"
+      local prev = ty.default_device()
+      ty.set_device("cpu")
+      local res = table.pack(pcall(fn, ...))
+      ty.set_device(prev)
+      if not res[1] then error(res[2], 0) end
+      return table.unpack(res, 2, res.n)
+   end
+end
+
 -- fn() raises an error whose message contains fragment (plain text).
 function h.assert_error(fn, fragment)
    local ok, err = pcall(fn)

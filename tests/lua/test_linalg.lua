@@ -296,4 +296,77 @@ function T.gpu_resident_input()
    h.assert_close(ty.einsum("ij,jk->ik", q, rr):to("cpu"), LA.qr[1].a, 2e-4)
 end
 
+-- QA regressions ----------------------------------------------------------
+
+-- Empty matrices (0,0), (0,3), (0,2,2) (before: a segfault, an endless
+-- recursion in ty_copy_to of an empty broadcast view).
+function T.qa_empty_inputs()
+   h.assert_shape(ty.linalg.inv(ty.ones{0, 0}), {0, 0})
+   h.assert_shape(ty.linalg.inv(ty.ones{0, 2, 2}), {0, 2, 2})
+   h.assert_close(ty.linalg.det(ty.ones{0, 0}), 1)
+   h.assert_shape(ty.linalg.cholesky(ty.ones{0, 0}), {0, 0})
+   local u, s, vt = ty.linalg.svd(ty.ones{0, 3})
+   h.assert_shape(s, {0})
+   h.assert_close(vt, ty.eye(3))
+   h.assert_shape(ty.linalg.pinv(ty.ones{0, 3}), {3, 0})
+end
+
+-- The 2-norm (and p > 0 norms, 'fro') of a zero vector has gradient 0 (as
+-- PyTorch), not NaN.
+function T.qa_norm_grad_at_zero()
+   local L = ty.linalg
+   h.assert_close(ty.grad(function(x) return L.norm(x) end)(ty.zeros{3}), {0, 0, 0})
+   h.assert_close(ty.grad(function(x) return L.norm(x, 3) end)(ty.zeros{3}), {0, 0, 0})
+   h.assert_close(ty.grad(function(x) return L.norm(x, "fro") end)(ty.zeros{2, 2}),
+                  {{0, 0}, {0, 0}})
+   h.assert_close(ty.grad(function(x) return ty.sum(L.norm(x, nil, {axis = 2})) end)(
+                     ty.array{{3, 4}, {0, 0}}), {{0.6, 0.8}, {0, 0}})
+   assert(ty.gradcheck(function(x) return ty.sum(L.norm(x, 3, {axis = 2})) end,
+                       {ty.array({{1, -2, 0.5}, {0.3, 2, 1}}, "float64")}))
+end
+
+-- det's gradient at a singular matrix is the cofactor matrix (before: the
+-- error "[linalg.inv] singular matrix"); slogdet's names itself.
+function T.qa_det_grad_singular()
+   local L = ty.linalg
+   local g = ty.grad(function(x) return L.det(x) end)
+   h.assert_close(g(ty.array({{1, 2}, {2, 4}}, "float64")), {{4, -2}, {-2, 1}}, 1e-9)
+   h.assert_close(g(ty.array({{1, 2, 3}, {4, 5, 6}, {7, 8, 9}}, "float64")),
+                  {{-3, 6, -3}, {6, -12, 6}, {-3, 6, -3}}, 1e-9)
+   h.assert_close(g(ty.zeros{3, 3}), ty.zeros{3, 3})
+   assert(ty.gradcheck(function(x) return ty.sum(L.det(x)) end,
+                       {ty.array({{{1, 2}, {2, 4}}, {{2, 1}, {1, 3}}}, "float64")}))
+   h.assert_error(function()
+      ty.grad(function(x) local _, l = L.slogdet(x); return l end)(ty.array{{1, 2}, {2, 4}})
+   end, "[linalg.slogdet] no gradient at a singular matrix")
+end
+
+-- NaN/inf inputs to the SVD-based functions are named errors (before: LAPACK
+-- printed "On entry to DLASCL parameter number 4 had an illegal value" and
+-- "did not converge (info -4)", or svd returned NaN silently for inf).
+function T.qa_svd_nonfinite()
+   local L = ty.linalg
+   h.assert_error(function() L.svd(ty.array{{0 / 0, 1}, {1, 1}}) end,
+                  "[linalg.svd] input (2,2) contains NaN (element 1)")
+   h.assert_error(function() L.svd(ty.array{{1, 2}, {1 / 0, 1}}) end,
+                  "[linalg.svd] input (2,2) contains an infinity (element 3)")
+   h.assert_error(function() L.lstsq(ty.array{{0 / 0, 0}, {0, 1}}, ty.ones{2}) end,
+                  "[linalg.lstsq] input (2,2) contains NaN")
+   h.assert_error(function() L.matrix_rank(ty.array{{0 / 0, 0}, {0, 1}}) end,
+                  "[linalg.matrix_rank] input (2,2) contains NaN")
+end
+
+-- einsum names the bad character or ellipsis (before: "term 'i1' does not
+-- fit operand 1").
+function T.qa_einsum_parse_errors()
+   local a = ty.ones{2, 3}
+   h.assert_error(function() ty.einsum("i1->i", a) end,
+                  "[einsum] invalid subscript '1' in 'i1': subscripts are letters")
+   h.assert_error(function() ty.einsum("..i->i", a) end,
+                  "[einsum] term '..i' has a '.' outside a single '...' ellipsis")
+   h.assert_error(function() ty.einsum("ij->j->i", a) end, "[einsum] invalid subscript '-'")
+   h.assert_error(function() ty.einsum(string.rep("a", 12) .. "->", ty.ones{1}) end,
+                  "has more than")
+end
+
 return T

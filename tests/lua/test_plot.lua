@@ -408,6 +408,17 @@ function T.qa_bad_options_are_clean_errors()
    err(function() ty.plot.scatter({1, 2}, {1, 2}, {path = tmp("v.png"), marker = "o"}) end,
        "[plot.scatter] option 'marker' must be a libplot marker number")
    err(function() ty.plot.line({1, 2}, {path = 5}) end, "[plot.line] option 'path' must be a string")
+   -- a single panel or series not wrapped in a list used to draw an empty figure
+   err(function() ty.plot.figure{path = tmp("p.png"), panels = {title = "x", series = {{y = {1, 2}}}}} end,
+       "[plot.figure] panels must be a non-empty list of panels")
+   err(function() ty.plot.figure{path = tmp("p.png"), panels = 5} end, "got number")
+   err(function() ty.plot.curves{path = tmp("p.png")} end, "[plot.curves] panels must be")
+   err(function() ty.plot.figure{path = tmp("p.png"), panels = {{series = {y = {1, 2}}}}} end,
+       "[plot.figure] panel 1: series must be a list of {label=, x=, y=}")
+   err(function() ty.plot.images(ty.zeros{100000, 2, 2}, {path = tmp("many.png")}) end,
+       "[plot.images] 100000 images in 317 columns need a 20300x20238 figure")
+   -- ncol past the number of images is clamped
+   eq(ty.plot.images(ty.zeros{3, 2, 2}, {path = tmp("few.png"), ncol = 1000}), tmp("few.png"))
    err(function() ty.plot.read_png(nil) end, "[plot.read_png] argument 1 (path) must be a string")
    err(function() ty.plot.nice_ticks(0 / 0, 1) end, "[plot.nice_ticks] lo and hi must be finite")
    err(function() ty.plot.nice_ticks(0, 1, 1e9) end, "[plot.nice_ticks] n must be")

@@ -241,6 +241,7 @@ ty_array *ty_scalar(double value, ty_dtype dtype, ty_device device)
 int ty_copy_to(ty_array *a, void *dst, ty_dtype dtype)
 {
     if (ty_eval(&a, 1) != 0) return -1;
+    if (a->size == 0) return 0;        /* nothing to copy (and no strides to trust) */
     if (a->device.kind != TY_CPU) {
         ty_array *host = ty_to_device(a, (ty_device){TY_CPU, 0});
         if (!host) return -1;

@@ -212,8 +212,7 @@ static int resolve_all(const char *op, int64_t *pos, int64_t n, int base, int ax
     for (int64_t t = 0; t < n; t++) {
         int64_t j = resolve_index(pos[t], base, dim);
         if (j < 0) {
-            return ty__error("[%s] index %lld is out of range for axis %d of size %lld", op,
-                             (long long)pos[t], axis + base, (long long)dim);
+            return ty__index_error(op, pos[t], axis + base, dim, base);
         }
         pos[t] = j;
     }
@@ -357,8 +356,7 @@ int cpu_scatter_add(ty_array *out)
         int64_t v = ty__load_i64(idx->buffer->data, idx->dtype, ioff);
         int64_t j = resolve_index(v, base, dim);
         if (j < 0) {
-            return ty__error("[scatter_add] index %lld is out of range for axis %d of size "
-                             "%lld", (long long)v, axis + base, (long long)dim);
+            return ty__index_error("scatter_add", v, axis + base, dim, base);
         }
         int64_t e = ooff + j * out->strides[axis];
         if (fmode) {

@@ -467,9 +467,8 @@ int cpu_softmax_cross_entropy(ty_array *out)
             int64_t j = raw - p->index_base;
             if (j < 0 || j >= ncls) {
                 free(lab);
-                return ty__error("[softmax_cross_entropy] index %lld is out of range for "
-                                 "axis %d of size %lld", (long long)raw,
-                                 ty__ax(x->ndim - 1), (long long)ncls);
+                return ty__index_error("softmax_cross_entropy", raw, ty__ax(x->ndim - 1), ncls,
+                                       p->index_base);
             }
             lab[r] = j;
         }

@@ -58,3 +58,10 @@ char *ty__shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
     if (n < size) snprintf(buf + n, size - n, ndim == 1 ? ",)" : ")");
     return buf;
 }
+
+int ty__index_error(const char *op, int64_t value, int axis_shown, int64_t dim, int base)
+{
+    const char *hint = base == 1 && value == 0 ? "; indices count from 1 (Lua convention)" : "";
+    return ty__error("[%s] index %lld is out of range for axis %d of size %lld%s", op,
+                     (long long)value, axis_shown, (long long)dim, hint);
+}

@@ -18,6 +18,10 @@ int ty__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, returning NULL (for constructors). */
 void *ty__error_null(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* "[op] index V is out of range for axis A of size D", with a hint when a
+ * 0 is given where indices count from 1. Returns -1. */
+int ty__index_error(const char *op, int64_t value, int axis_shown, int64_t dim, int base);
+
 /* An axis as error messages show it (see ty_set_axis_base). */
 int ty__ax(int axis);
 

@@ -247,8 +247,7 @@ int vk__check_status(vk_context *c)
     memcpy(&dim, s + 24, 8);
     memset(c->status.mapped, 0, 32);
     const char *name = op < TY_OP_COUNT ? ty_op_name((ty_op)op) : "vulkan";
-    return ty__error("[%s] index %lld is out of range for axis %d of size %lld", name,
-                     (long long)value, axis, (long long)dim);
+    return ty__index_error(name, value, axis, dim, ty__ax(0));
 }
 
 static int validation_seen;

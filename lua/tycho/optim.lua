@@ -330,6 +330,10 @@ function Optimizer:_apply_named(names, ps, gs, fname)
             error(fmt("[%s] gradient of '%s' has shape %s, parameter %s", fname, name,
                       shape_str(g.shape), shape_str(p.shape)), 0)
          end
+         if g.device ~= p.device then
+            error(fmt("[%s] gradient of '%s' is on %s, the parameter on %s (move it with " ..
+                      "g:to(device))", fname, name, tostring(g.device), tostring(p.device)), 0)
+         end
          -- the update keeps the parameter's dtype (float64 or float16 gradients of a
          -- float32 parameter are cast, as the fused kernels do)
          if g.dtype ~= p.dtype then g = g:astype(p.dtype) end

@@ -600,4 +600,18 @@ function T.frombuffer_checks_the_byte_count()
    eq(ty.frombuffer("abcd", {offset = 3}), {100})
 end
 
+function T.empty_arrays_to_lists()
+   h.assert_eq(ty.zeros{2, 0}:tolist(), {{}, {}})
+   h.assert_eq(#ty.zeros{2, 0, 3}:astype("float64"):tolist()[1], 0)
+   h.assert_eq(ty.zeros{0}:tolist(), {})
+end
+
+function T.zero_index_hints_at_one_based_indices()
+   h.assert_error(function() ty.take(ty.arange(5), ty.array({0, 2}, "int32")):eval() end,
+                  "index 0 is out of range for axis 1 of size 5; indices count from 1")
+   h.assert_error(function()
+      ty.losses.cross_entropy(ty.zeros{2, 3}, ty.array({0, 1}, "int32")):eval()
+   end, "indices count from 1")
+end
+
 return T

@@ -209,29 +209,34 @@ end
 -- targets gave a silently wrong confusion matrix / accuracy; other cases a
 -- cryptic "[scatter_add] index 0 is out of range" at evaluation).
 function T.qa_label_ranges()
-   local t0 = ty.array({1, 0, 2, 2, 2}, "int32")           -- 0-based
+   -- eager checks need host-readable labels: CPU arrays (also under TYCHO_DEVICE=vulkan)
+   local cpu = {device = "cpu"}
+   local function I(v) return ty.array(v, {dtype = "int32", device = "cpu"}) end
+   local logits = ty.array(logits:tolist(), cpu)
+   local target = I(target:tolist())
+   local t0 = I{1, 0, 2, 2, 2}           -- 0-based
    h.assert_error(function() m.confusion_matrix(logits, t0):tolist() end,
                   "[metrics.confusion_matrix] target labels (pred (5,3) has 3 classes) must be " ..
                   "in 1..3, got values in 0..2 (0-based labels?")
    h.assert_error(function() m.accuracy(logits, t0):item() end, "[metrics.accuracy] target labels")
-   h.assert_error(function() m.f1(logits, ty.array({2, 1, 4, 3, 3}, "int32")):item() end,
+   h.assert_error(function() m.f1(logits, I{2, 1, 4, 3, 3}):item() end,
                   "must be in 1..3, got values in 1..4")
    h.assert_error(function()
-      m.confusion_matrix(ty.array({0, 1, 2}, "int32"), ty.array({1, 2, 3}, "int32"),
+      m.confusion_matrix(I{0, 1, 2}, I{1, 2, 3},
                          {num_classes = 3}):tolist()
    end, "[metrics.confusion_matrix] pred labels must be in 1..3, got values in 0..2")
    local s = m.F1()
    h.assert_error(function() s:update(logits, t0) end, "[metrics.f1] target labels")
-   h.assert_error(function() m.f1(ty.array{0.9, 0.1}, ty.array({1, 2}, "int32")):item() end,
+   h.assert_error(function() m.f1(ty.array({0.9, 0.1}, cpu), I{1, 2}):item() end,
                   "[metrics.f1] binary targets must be in 0..1, got values in 1..2")
-   h.assert_error(function() m.perplexity(ty.zeros{2, 4}, ty.array({0, 4}, "int32")):item() end,
+   h.assert_error(function() m.perplexity(ty.zeros({2, 4}, cpu), I{0, 4}):item() end,
                   "[metrics.perplexity] labels (logits (2,4)) must be in 1..4")
-   h.assert_close(m.perplexity(ty.zeros{2, 4}, ty.array({-1, 4}, "int32"), {ignore_index = -1}), 4)
+   h.assert_close(m.perplexity(ty.zeros({2, 4}, cpu), I{-1, 4}, {ignore_index = -1}), 4)
    -- lazy labels cannot be checked early, but never count in a wrong cell
    h.assert_error(function() m.confusion_matrix(logits, t0 + 0):tolist() end, "out of range")
    -- (N,1) targets are accepted (Keras' sparse labels)
    h.assert_close(m.accuracy(logits, target:reshape{5, 1}), 0.6)
-   h.assert_error(function() m.f1(ty.zeros({0}, "int32"), ty.zeros({0}, "int32")) end,
+   h.assert_error(function() m.f1(I{}, I{}) end,
                   "[metrics.f1] cannot infer the number of classes from empty labels (0,)")
 end
 

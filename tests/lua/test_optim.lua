@@ -465,7 +465,8 @@ function T.qa_dtypes()
    h.assert_error(function() O.Adam{}:apply({w = ty.ones{3}}, {w = i32}) end,
                   "[Adam.apply] gradient of 'w' must be a float array, got int32 (3,)")
    for _, name in ipairs{"Adam", "LAMB", "AdaBelief"} do
-      local p = O[name]{}:apply({w = ty.ones{3}}, {w = ty.ones({3}, {dtype = "float64"})})
+      local p = O[name]{}:apply({w = ty.ones({3}, {device = "cpu"})},
+                                {w = ty.ones({3}, {dtype = "float64", device = "cpu"})})
       h.assert_dtype(p.w, "float32")
    end
 end
@@ -504,6 +505,17 @@ function T.qa_set_lr_survives_state()
    local sch2 = O.Adam{lr = S.exponential_decay(1e-2, 0.5)}
    sch2:load_state(sch:state())
    h.assert_close(sch2.lr, 1)
+end
+
+-- A gradient on another device than its parameter is named (before: the
+-- message of optim_update or of an inner [add]).
+function T.qa_device_mismatch()
+   if VK == nil then return end
+   for _, name in ipairs{"Adam", "LAMB"} do
+      h.assert_error(function()
+         O[name]{}:apply({w = ty.ones({3}, {device = VK})}, {w = ty.ones({3}, {device = "cpu"})})
+      end, "[" .. name .. ".apply] gradient of 'w' is on cpu, the parameter on " .. VK)
+   end
 end
 
 return T

@@ -396,8 +396,16 @@ static int la_vjp(void *p, ty_array *g, ty_array **grads)
         ty__drop(NULL, 10, Q, R, M, W, X, XT, C, QC, b, Ri);
         return grads[0] ? 0 : -1;
     }
-    default:
-        return ty__error("[%s] is not differentiable", c->fname);
+    default: {
+        const char *why = "";
+        if (!strcmp(c->fname, "linalg.qr"))
+            why = " here: only when r is square (m >= n; mode='complete' needs m == n)";
+        else if (!strcmp(c->fname, "linalg.svd"))
+            why = " through u or vt (only s is; ty.stop_gradient them if they need no gradient)";
+        else if (!strcmp(c->fname, "linalg.pinv") || !strcmp(c->fname, "linalg.lstsq"))
+            why = " (linalg.solve and linalg.inv are)";
+        return ty__error("[%s] is not differentiable%s", c->fname, why);
+    }
     }
 }
 
@@ -1326,8 +1334,25 @@ static ty_array *sv_norm(ty_array *x, int r, int c, int kind, bool keep)
     return v;
 }
 
+static ty_array *norm_impl(ty_array *a, const char *ord, const int *axes_in, int naxes,
+                           bool keepdims);
+
+/* float16/bfloat16 norms accumulate in float32 (300 squared overflows
+ * float16) and are rounded back once. */
 ty_array *ty_linalg_norm(ty_array *a, const char *ord, const int *axes_in, int naxes,
                          bool keepdims)
+{
+    if (a && (ty_dtype_of(a) == TY_FLOAT16 || ty_dtype_of(a) == TY_BFLOAT16)) {
+        ty_array *f = ty_astype(a, TY_FLOAT32);
+        ty_array *r = f ? norm_impl(f, ord, axes_in, naxes, keepdims) : NULL;
+        ty_array *h = r ? ty_astype(r, ty_dtype_of(a)) : NULL;
+        return ty__drop(h, 2, f, r);
+    }
+    return norm_impl(a, ord, axes_in, naxes, keepdims);
+}
+
+static ty_array *norm_impl(ty_array *a, const char *ord, const int *axes_in, int naxes,
+                           bool keepdims)
 {
     const char *fn = "linalg.norm";
     char buf[TY_SHAPE_BUF];

@@ -230,6 +230,11 @@ static int l_norm(lua_State *L)
     char ord[64] = "";
     int t = LUA_TNIL;
     if (ord_idx && !lua_isnoneornil(L, ord_idx)) {
+        if (o) {
+            if (lua_getfield(L, o, "ord") != LUA_TNIL)
+                return luaL_error(L, "[%s] ord given twice: as argument 2 and as an option", fn);
+            lua_pop(L, 1);
+        }
         t = lua_type(L, ord_idx);
         lua_pushvalue(L, ord_idx);
     } else {

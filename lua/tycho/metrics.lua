@@ -382,6 +382,7 @@ local function rank_metric(fname, which, pred, target, opts)
    pred = as_array(fname, pred, "pred")
    target = as_array(fname, target, "target")
    if #pred.shape == 2 and pred.shape[2] == 1 then pred = pred:reshape{pred.shape[1]} end
+   if #target.shape == 2 and target.shape[2] == 1 then target = target:reshape{target.shape[1]} end
    local average = opts.average or "macro"
    if average ~= "macro" and average ~= "none" and average ~= "weighted" then
       error(string.format("[%s] average must be 'macro', 'weighted' or 'none', got '%s'",
@@ -659,11 +660,18 @@ local function cm_update(self, fname, pred, target)
       self.binary = true
       self.num_classes = 2
    else
-      local p, t, c = predicted_labels(fname, pa, target, opts.num_classes or self.num_classes)
-      c = c or infer_classes(fname, p, t)
-      if self.num_classes and c ~= self.num_classes then
-         error(string.format("[%s] batch has %d classes, earlier ones %d", fname, c,
-                             self.num_classes), 3)
+      local p, t, c = predicted_labels(fname, pa, target, opts.num_classes)
+      if c == nil then
+         -- labels without num_classes: the largest label so far (a sync); the
+         -- running matrix grows when a later batch holds a larger class
+         c = math.max(infer_classes(fname, p, t), self.num_classes or 0)
+         if self.num_classes and c > self.num_classes and self.cm then
+            local d = c - self.num_classes
+            self.cm = ty.pad(self.cm, {{0, d}, {0, d}})
+         end
+      elseif self.num_classes and c ~= self.num_classes then
+         error(string.format("[%s] pred %s has %d classes, earlier batches %d", fname,
+                             shape_str(pa), c, self.num_classes), 3)
       end
       self.num_classes = c
       cm = confusion_counts(p, t, c)

@@ -175,11 +175,42 @@ local function lr_at(lr, t)
    return lr
 end
 
+-- Errors unless match is a valid Lua pattern, a list of them, or a function.
+local function check_match(fname, what, match, level)
+   local list = type(match) == "string" and {match} or
+      (type(match) == "table" and not is_callable(match) and match) or nil
+   if list == nil then
+      if match == nil or is_callable(match) then return end
+      error(fmt("[%s] %s must be a Lua pattern, a list of patterns or a function(name, " ..
+                "param), got %s", fname, what, type(match)), level + 1)
+   end
+   for _, pat in ipairs(list) do
+      if type(pat) ~= "string" then
+         error(fmt("[%s] %s must hold Lua patterns (strings), got %s", fname, what, type(pat)),
+               level + 1)
+      end
+      local ok, err = pcall(string.find, "", pat)
+      if not ok then
+         error(fmt("[%s] %s '%s' is not a valid Lua pattern: %s", fname, what, pat,
+                   tostring(err):gsub("^.-:%d+: ", "")), level + 1)
+      end
+   end
+end
+
+local function find(name, pat)
+   local ok, r = pcall(string.find, name, pat)
+   if not ok then
+      error(fmt("[optim] match '%s' is not a valid Lua pattern: %s", pat,
+                tostring(r):gsub("^.-:%d+: ", "")), 0)
+   end
+   return r ~= nil
+end
+
 local function matches(match, name, p)
    if match == nil then return true end
-   if type(match) == "string" then return name:find(match) ~= nil end
+   if type(match) == "string" then return find(name, match) end
    if type(match) == "table" and not is_callable(match) then
-      for _, m in ipairs(match) do if name:find(m) then return true end end
+      for _, m in ipairs(match) do if find(name, m) then return true end end
       return false
    end
    return match(name, p) and true or false
@@ -246,6 +277,7 @@ local function define(name, spec)
                error(fmt("[%s] groups[%d] must be a table, got %s", name, i, type(gsp)), 3)
             end
             check_options(name .. " group " .. i, gsp, cls.options, {"match"}, 3)
+            check_match(name, "groups[" .. i .. "].match", gsp.match, 3)
             self.groups[i] = copy(gsp)
          end
       end
@@ -306,9 +338,36 @@ function Optimizer:set_lr(v)
    self._lr_scale = v / raw
 end
 
+-- On the first step: warns (stderr, once) about a group whose match accepts
+-- no parameter: a silent no-op otherwise (e.g. the glob '*.bias' of
+-- m:freeze, which is no Lua pattern).
+local function check_groups_match(self, names, ps)
+   for i, gsp in ipairs(self.groups) do
+      if gsp.match ~= nil and not self._warned_group then
+         local any = false
+         for j, n in ipairs(names) do
+            if matches(gsp.match, n, ps[j]) then any = true; break end
+         end
+         if not any and #names > 0 then
+            local ex = {}
+            for j = 1, math.min(3, #names) do ex[j] = "'" .. names[j] .. "'" end
+            local msg = fmt("[%s] warning: groups[%d].match %s accepts no parameter (a Lua " ..
+                            "pattern on dotted names such as %s; not a '*' glob)", self.__name,
+                            i, type(gsp.match) == "string" and ("'" .. gsp.match .. "'") or
+                            type(gsp.match), table.concat(ex, ", "))
+            self.warnings = self.warnings or {}
+            self.warnings[#self.warnings + 1] = msg
+            io.stderr:write(msg, "\n")
+         end
+      end
+   end
+   self._warned_group = true
+end
+
 -- One step on named parameters: names, ps, gs lists; returns new ps.
 function Optimizer:_apply_named(names, ps, gs, fname)
    self.step = self.step + 1
+   if not self._warned_group and #self.groups > 0 then check_groups_match(self, names, ps) end
    local out = {}
    for i, name in ipairs(names) do
       local p, g = ps[i], gs[i]
@@ -481,8 +540,18 @@ local function states(st, p, list, init)
    return r
 end
 
+local MAX_FUSED_NDIM = 7   -- the fused output (1 + nstate, *shape) needs one more axis
+
 local function fused(kind, p, g, st, list, hp, init)
-   local res = table.pack(ty.optim_update(kind, p, g, states(st, p, list, init), hp))
+   local ss = states(st, p, list, init)
+   if p.ndim > MAX_FUSED_NDIM then           -- flattened through the kernel
+      local shape = p.shape
+      for i, s in ipairs(ss) do ss[i] = s:reshape{-1} end
+      local res = table.pack(ty.optim_update(kind, p:reshape{-1}, g:reshape{-1}, ss, hp))
+      for i, k in ipairs(list) do st[k] = res[i + 1]:reshape(shape) end
+      return res[1]:reshape(shape)
+   end
+   local res = table.pack(ty.optim_update(kind, p, g, ss, hp))
    for i, k in ipairs(list) do st[k] = res[i + 1] end
    return res[1]
 end
@@ -502,7 +571,7 @@ local SGD = define("SGD", {
    end,
    update_param = function(self, p, g, st, o)
       local hp = {o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov and 1 or 0, 0}
-      if o.momentum == 0 then return (ty.optim_update("sgd", p, g, {}, hp)) end
+      if o.momentum == 0 then return fused("sgd", p, g, st, {}, hp) end
       hp[6] = st.momentum_buffer == nil and 1 or 0
       return fused("sgd", p, g, st, {"momentum_buffer"}, hp)
    end,
@@ -960,6 +1029,7 @@ setmetatable(MultiOptimizer, {__index = Optimizer, __call = function(_, list)
                       "(or [1]), match)", i, tostring(k)), 2)
          end
       end
+      check_match("MultiOptimizer", "entry " .. i .. " match", e.match, 2)
       if e.match == nil and i < #list then
          error(fmt("[MultiOptimizer] entry %d needs match= (only the last may omit it)", i), 2)
       end

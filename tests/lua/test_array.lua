@@ -602,7 +602,7 @@ end
 
 function T.empty_arrays_to_lists()
    h.assert_eq(ty.zeros{2, 0}:tolist(), {{}, {}})
-   h.assert_eq(#ty.zeros{2, 0, 3}:astype("float64"):tolist()[1], 0)
+   h.assert_eq(#ty.zeros({2, 0, 3}, {dtype = "float64"}):tolist()[1], 0)
    h.assert_eq(ty.zeros{0}:tolist(), {})
 end
 

@@ -369,4 +369,39 @@ function T.qa_einsum_parse_errors()
                   "has more than")
 end
 
+-- float16/bfloat16 norms accumulate in float32 (before: norm of [300]*4 in
+-- float16 was inf, of [1e-4]*4 was 0) and keep the input's dtype.
+function T.qa_norm_half_precision()
+   local x = ty.full({4}, 300, {dtype = "float16"})
+   local n = ty.linalg.norm(x)
+   h.assert_dtype(n, "float16")
+   h.assert_close(n:astype("float32"), 600)
+   h.assert_close(ty.linalg.norm(ty.full({2, 2}, 300, {dtype = "bfloat16"}), "fro")
+                  :astype("float32"), 600)
+   h.assert_close(ty.linalg.norm(ty.full({4}, 1e-4, {dtype = "float16"})):astype("float32"),
+                  2e-4, 1e-6)
+end
+
+-- ord both positional and as an option is an error (before: the option was
+-- silently ignored).
+function T.qa_norm_ord_twice()
+   h.assert_error(function() ty.linalg.norm(ty.array{3, -4}, 1, {ord = 2}) end,
+                  "[linalg.norm] ord given twice")
+   h.assert_close(ty.linalg.norm(ty.array{3, -4}, 1, {axis = 1}), 7)
+end
+
+-- Non-differentiable outputs say why (before: a bare "is not differentiable").
+function T.qa_not_differentiable_messages()
+   local L = ty.linalg
+   h.assert_error(function()
+      ty.grad(function(a) local q = L.qr(a); return ty.sum(q) end)(ty.ones{2, 3} + ty.eye(2, 3))
+   end, "[linalg.qr] is not differentiable here: only when r is square")
+   h.assert_error(function()
+      ty.grad(function(a) local u = L.svd(a); return ty.sum(u) end)(ty.eye(2))
+   end, "[linalg.svd] is not differentiable through u or vt (only s is")
+   -- s alone is fine even when u, vt were computed
+   h.assert_close(ty.grad(function(a) local _, s = L.svd(a); return ty.sum(s) end)(ty.eye(2)),
+                  ty.eye(2), 1e-5)
+end
+
 return T

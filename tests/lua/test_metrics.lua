@@ -249,6 +249,8 @@ function T.qa_rank_inputs()
                   "[metrics.auroc] binary targets must be 0 or 1, got 2")
    h.assert_error(function() m.average_precision(logits, ty.array({0, 1, 2, 2, 2}, "int32")) end,
                   "[metrics.average_precision] target labels must be in 1..3")
+   -- (N,1) scores and targets (Keras' layout) are accepted
+   h.assert_close(m.auroc(ty.array{{0.1}, {0.9}, {0.4}}, ty.array{{0}, {1}, {1}}), 1.0)
 end
 
 -- Regression metrics no longer reshape (2,3) against (3,2); top_k must be an
@@ -262,6 +264,34 @@ function T.qa_shapes_and_options()
    h.assert_error(function() m.accuracy(ty.zeros{2, 3, 4}, ty.array({1, 2}, "int32")) end,
                   "[metrics.accuracy] expected pred (N,C) scores, (N,) labels or (N,) binary " ..
                   "scores, got (2,3,4)")
+end
+
+-- Streaming metrics on integer labels without num_classes: a later batch with
+-- a larger class grows the running confusion matrix (before: an error, "pred
+-- labels must be in 1..3" / "[scatter_add] index ... out of range").
+function T.qa_streaming_classes_grow()
+   local function I(v) return ty.array(v, "int32") end
+   local p1, t1 = I{1, 2, 3, 1}, I{1, 2, 2, 3}
+   local p2, t2 = I{4, 2, 1, 4}, I{4, 4, 1, 2}
+   local pall, tall = I{1, 2, 3, 1, 4, 2, 1, 4}, I{1, 2, 2, 3, 4, 4, 1, 2}
+   for _, kind in ipairs{"precision", "recall", "f1"} do
+      local cls = ({precision = m.Precision, recall = m.Recall, f1 = m.F1})[kind]
+      for _, avg in ipairs{"macro", "micro", "weighted"} do
+         local s = cls{average = avg}
+         s:update(p1, t1)
+         s:update(p2, t2)
+         h.assert_close(s:compute(), m[kind](pall, tall, {average = avg}), 1e-6, kind .. " " .. avg)
+      end
+   end
+   local c = m.ConfusionMatrix()
+   c:update(p1, t1)
+   c:update(p2, t2)
+   h.assert_eq(c:compute():tolist(), m.confusion_matrix(pall, tall):tolist())
+   -- scores with another number of classes than earlier batches stay an error
+   local s = m.Precision()
+   s:update(ty.zeros{2, 4}, I{1, 2})
+   h.assert_error(function() s:update(ty.zeros{2, 5}, I{1, 2}) end,
+                  "[metrics.precision] pred (2,5) has 5 classes, earlier batches 4")
 end
 
 return T

@@ -518,4 +518,53 @@ function T.qa_device_mismatch()
    end
 end
 
+-- A group whose match accepts no parameter warns once (a glob such as
+-- m:freeze's '*.bias' silently applied nothing); bad patterns are errors.
+function T.qa_group_match_checks()
+   local stderr, written = io.stderr, {}
+   io.stderr = {write = function(_, ...) for _, v in ipairs{...} do written[#written + 1] = v end end}
+   local ok, err = pcall(function()
+      local o = O.SGD{groups = {{match = "*.bias", lr = 0}}}
+      local p = {fc = {weight = ty.ones{2}, bias = ty.ones{2}}}
+      o:apply(p, p)
+      o:apply(p, p)
+      assert(#o.warnings == 1, "one warning")
+      assert(o.warnings[1]:find("[SGD] warning: groups[1].match '*.bias' accepts no parameter",
+                                1, true), o.warnings[1])
+      local o2 = O.SGD{groups = {{match = "bias$", lr = 0}}}
+      o2:apply(p, p)
+      assert(o2.warnings == nil)
+   end)
+   io.stderr = stderr
+   assert(ok, err)
+   assert(table.concat(written):find("accepts no parameter", 1, true))
+   h.assert_error(function() O.SGD{groups = {{match = 3}}} end,
+                  "[SGD] groups[1].match must be a Lua pattern, a list of patterns or a function")
+   h.assert_error(function() O.MultiOptimizer{{O.SGD{}, match = "%"}, {O.SGD{}}} end,
+                  "[MultiOptimizer] entry 1 match '%' is not a valid Lua pattern")
+   local o = O.SGD{groups = {{match = "fc[", lr = 0}}}
+   h.assert_error(function() o:apply({fc = ty.ones{2}}, {fc = ty.ones{2}}) end,
+                  "match 'fc[' is not a valid Lua pattern: malformed pattern")
+end
+
+-- 8-d parameters (the most tycho allows) go through the fused kernels
+-- flattened (before: "[optim_update] adam: param has 8 dims, at most 7").
+function T.qa_eight_dim_parameters()
+   local shape = {1, 1, 1, 1, 1, 1, 2, 2}
+   for _, name in ipairs{"SGD", "Adam", "RMSprop", "Lion"} do
+      local o, o1 = O[name]{lr = 0.1, momentum = name == "SGD" and 0.9 or nil}, O[name]{lr = 0.1,
+         momentum = name == "SGD" and 0.9 or nil}
+      local p, q = {w = ty.ones(shape)}, {w = ty.ones{4}}
+      for _ = 1, 3 do
+         p = o:apply(p, {w = ty.full(shape, 0.5)})
+         q = o1:apply(q, {w = ty.full({4}, 0.5)})
+      end
+      h.assert_shape(p.w, shape)
+      h.assert_close(p.w:reshape{4}, q.w, 1e-6, name)
+      for _, st in pairs(o:state().params.w) do
+         if ty.is_array(st) then h.assert_shape(st, shape) end
+      end
+   end
+end
+
 return T

@@ -109,6 +109,13 @@ end
 -- Predicted labels (N,) and the number of classes (nil when unknown) for the
 -- multi-class metrics.
 local function predicted_labels(fname, pred, target, num_classes)
+   if num_classes ~= nil and (type(num_classes) ~= "number" or
+                              math.tointeger(num_classes) == nil or num_classes < 1) then
+      error(string.format("[%s] num_classes must be an integer >= 1, got %s", fname,
+                          type(num_classes) == "string" and ("'" .. num_classes .. "'") or
+                          tostring(num_classes)), 0)
+   end
+   num_classes = num_classes and math.tointeger(num_classes)
    pred = as_array(fname, pred, "pred")
    if #pred.shape == 2 then
       local n, c = pred.shape[1], pred.shape[2]
@@ -372,7 +379,8 @@ end
 local function check_scores(fname, list)
    for i, v in ipairs(list) do
       if v ~= v then
-         error(string.format("[%s] pred holds NaN (score %d): scores cannot be ranked", fname, i), 0)
+         error(string.format("[%s] pred holds NaN (score %d): scores cannot be ranked", fname,
+                             i), 0)
       end
    end
 end
@@ -484,8 +492,9 @@ local function reg_pair(fname, pred, target)
                              shape_str(pred), shape_str(target)), 3)
       end
    end
-   if not FLOAT[pred.dtype] then pred = pred:astype("float32") end
-   if not FLOAT[target.dtype] then target = target:astype(pred.dtype) end
+   -- accumulated in float32 at least (float16 sums overflow at 65504)
+   if pred.dtype ~= "float64" then pred = pred:astype("float32") end
+   if target.dtype ~= pred.dtype then target = target:astype(pred.dtype) end
    return pred, target
 end
 
@@ -526,7 +535,7 @@ local function nll_sum(fname, logits, labels, ignore_index)
    labels = as_array(fname, labels, "labels")
    local c = logits.shape[#logits.shape]
    local x = logits:reshape{-1, c}
-   if not FLOAT[x.dtype] then x = x:astype("float32") end
+   if x.dtype ~= "float64" then x = x:astype("float32") end   -- float16 sums overflow
    local l = labels:reshape{-1}:astype("int32")
    if l.shape[1] ~= x.shape[1] then
       error(string.format("[%s] logits %s and labels %s do not match", fname,
@@ -629,6 +638,15 @@ end
 M.Accuracy = class("accuracy")
 function M.Accuracy:_init(opts)
    self.opts = check_opts("metrics.Accuracy", opts, set{"top_k", "threshold"})
+   local k = self.opts.top_k
+   if k ~= nil and (type(k) ~= "number" or math.tointeger(k) == nil or k < 1) then
+      error(string.format("[metrics.Accuracy] top_k must be an integer >= 1, got %s",
+                          tostring(k)), 3)
+   end
+   if self.opts.threshold ~= nil and type(self.opts.threshold) ~= "number" then
+      error(string.format("[metrics.Accuracy] threshold must be a number, got %s",
+                          type(self.opts.threshold)), 3)
+   end
    if self.opts.top_k and self.opts.top_k ~= 1 then
       self.name = "top" .. self.opts.top_k .. "_accuracy"
    end

@@ -402,6 +402,11 @@ function Optimizer:_apply_named(names, ps, gs, fname)
             self._params[name] = st
          end
          for k, v in pairs(st) do
+            -- states loaded from a checkpoint onto another device follow the parameter
+            if ty.is_array(v) and v.device ~= p.device then
+               v = v:to(p.device)
+               st[k] = v
+            end
             if ty.is_array(v) and not same_shape(v.shape, p.shape) and
                not (self.state_shape_ok and self:state_shape_ok(k, v, p)) then
                error(fmt("[%s] state '%s' of '%s' has shape %s, parameter %s", fname, k,
@@ -940,7 +945,8 @@ setmetatable(Lookahead, {__index = Optimizer, __call = function(_, opts)
    if type(inner) ~= "table" or type(inner._apply_named) ~= "function" then
       error("[Lookahead] option optimizer (or [1]) must be an optimizer", 2)
    end
-   if opts.k ~= nil and (math.type(opts.k) ~= "integer" or opts.k < 1) then
+   if opts.k ~= nil and (type(opts.k) ~= "number" or math.tointeger(opts.k) == nil or
+                         opts.k < 1) then
       error(fmt("[Lookahead] option k must be an integer >= 1, got %s", tostring(opts.k)), 2)
    end
    if opts.alpha ~= nil and (type(opts.alpha) ~= "number" or
@@ -948,8 +954,8 @@ setmetatable(Lookahead, {__index = Optimizer, __call = function(_, opts)
       error(fmt("[Lookahead] option alpha must be a number in [0, 1], got %s",
                 tostring(opts.alpha)), 2)
    end
-   return setmetatable({inner = inner, k = opts.k or 5, alpha = opts.alpha or 0.5, step = 0,
-                        _slow = {}}, Lookahead)
+   return setmetatable({inner = inner, k = math.tointeger(opts.k or 5),
+                        alpha = opts.alpha or 0.5, step = 0, _slow = {}}, Lookahead)
 end})
 M.Lookahead = Lookahead
 function Lookahead:get_lr() return self.inner.lr end
@@ -963,6 +969,7 @@ function Lookahead:_apply_named(names, ps, gs, fname)
    if self.step % self.k == 0 then
       for i, n in ipairs(names) do
          local slow = self._slow[n]
+         if slow ~= nil and slow.device ~= out[i].device then slow = slow:to(out[i].device) end
          if slow ~= nil and gs[i] ~= nil then
             slow = slow + (out[i] - slow) * self.alpha
             self._slow[n] = slow
@@ -1125,11 +1132,22 @@ local function sched_opts(fname, opts, allowed)
    end
    local ok = {}
    for _, k in ipairs(allowed) do ok[k] = true end
-   for k in pairs(opts) do
+   for k, v in pairs(opts) do
       if not ok[k] then
          error(fmt("[%s] unknown option '%s' (expected %s)", fname, tostring(k),
                    table.concat(allowed, ", ")), 3)
       end
+      if k == "anneal_strategy" then
+         if v ~= "cos" and v ~= "linear" then
+            error(fmt("[%s] anneal_strategy must be 'cos' or 'linear', got %s", fname,
+                      tostring(v)), 3)
+         end
+      elseif type(v) ~= "number" then
+         error(fmt("[%s] option %s must be a number, got %s", fname, k, type(v)), 3)
+      end
+   end
+   if opts.pct_start ~= nil and not (opts.pct_start > 0 and opts.pct_start < 1) then
+      error(fmt("[%s] pct_start must be in (0, 1), got %s", fname, tostring(opts.pct_start)), 3)
    end
    return opts
 end
@@ -1147,6 +1165,11 @@ function S.multistep(init, milestones, opts)
    num("multistep", "init", init)
    if type(milestones) ~= "table" then
       error("[multistep] milestones must be a list of steps", 2)
+   end
+   for i, m in ipairs(milestones) do
+      if type(m) ~= "number" then
+         error(fmt("[multistep] milestones[%d] must be a number, got %s", i, type(m)), 2)
+      end
    end
    local gamma = sched_opts("multistep", opts, {"gamma"}).gamma or 0.1
    local ms = copy(milestones)
@@ -1279,8 +1302,11 @@ function S.join(spec)
          error(fmt("[join] schedules[%d] must be a schedule or a number", i), 2)
       end
    end
-   for i = 2, #bd do
-      if bd[i] <= bd[i - 1] then error("[join] boundaries must increase", 2) end
+   for i = 1, #bd do
+      if type(bd[i]) ~= "number" then
+         error(fmt("[join] boundaries[%d] must be a number, got %s", i, type(bd[i])), 2)
+      end
+      if i > 1 and bd[i] <= bd[i - 1] then error("[join] boundaries must increase", 2) end
    end
    return function(t)
       local start = 0
@@ -1311,9 +1337,15 @@ function M.clip_grad_norm(grads, max_norm)
    end
    local leaves = ty.tree.leaves(grads)
    local total
+   -- float32 sums (float16 squares overflow), float64 where a gradient is float64
+   local any64 = false
+   for _, g in ipairs(leaves) do
+      if ty.is_array(g) and g.dtype == "float64" then any64 = true end
+   end
    for _, g in ipairs(leaves) do
       if ty.is_array(g) then
-         local s = ty.sum(ty.square(g:astype("float32")))
+         local s = ty.sum(ty.square(g:astype(g.dtype == "float64" and "float64" or "float32")))
+         if any64 then s = s:astype("float64") end
          total = total and (total + s) or s
       end
    end

@@ -261,6 +261,12 @@ function T.qa_shapes_and_options()
    h.assert_close(m.mse(ty.array{{1}, {2}, {3}}, ty.array{1, 2, 5}), 4 / 3)
    h.assert_error(function() m.accuracy(logits, target, {top_k = 1.5}) end,
                   "[metrics.accuracy] top_k must be an integer >= 1, got 1.5")
+   h.assert_error(function() m.Accuracy{top_k = 0} end,
+                  "[metrics.Accuracy] top_k must be an integer >= 1, got 0")
+   h.assert_error(function() m.confusion_matrix(logits, target, {num_classes = "3"}) end,
+                  "[metrics.confusion_matrix] num_classes must be an integer >= 1, got '3'")
+   h.assert_error(function() m.f1(target, target, {num_classes = 2.5}) end,
+                  "[metrics.f1] num_classes must be an integer >= 1, got 2.5")
    h.assert_error(function() m.accuracy(ty.zeros{2, 3, 4}, ty.array({1, 2}, "int32")) end,
                   "[metrics.accuracy] expected pred (N,C) scores, (N,) labels or (N,) binary " ..
                   "scores, got (2,3,4)")
@@ -292,6 +298,19 @@ function T.qa_streaming_classes_grow()
    s:update(ty.zeros{2, 4}, I{1, 2})
    h.assert_error(function() s:update(ty.zeros{2, 5}, I{1, 2}) end,
                   "[metrics.precision] pred (2,5) has 5 classes, earlier batches 4")
+end
+
+-- float16 inputs are accumulated in float32 (before: perplexity of 20000
+-- float16 rows of zeros was inf, not 100; mse of 300s was inf).
+function T.qa_half_precision_inputs()
+   local lg = ty.zeros({20000, 100}, {dtype = "float16"})
+   local lb = ty.ones({20000}, {dtype = "int32"})
+   h.assert_close(m.perplexity(lg, lb), 100, 1e-4)
+   local s = m.Perplexity()
+   s:update(lg, lb)
+   h.assert_close(s:compute(), 100, 1e-4)
+   local x = ty.full({1000}, 300, {dtype = "float16"})
+   h.assert_close(m.mse(x, ty.zeros({1000}, {dtype = "float16"})), 90000, 1e-5)
 end
 
 return T

@@ -416,7 +416,8 @@ end
 -- QA regressions: option types and ranges are checked at construction, with
 -- the option's name (before: "attempt to mul a 'string'", silent nonsense).
 function T.qa_option_validation()
-   h.assert_error(function() O.Adam{lr = "x"} end, "[Adam] option lr must be a number or a schedule")
+   h.assert_error(function() O.Adam{lr = "x"} end,
+                  "[Adam] option lr must be a number or a schedule")
    h.assert_error(function() O.Adam{lr = -1} end, "[Adam] option lr must be >= 0, got -1")
    h.assert_error(function() O.Adam{betas = {1.5, 0.9}} end,
                   "[Adam] option betas must hold numbers in [0, 1), got {1.5, 0.9}")
@@ -453,6 +454,17 @@ function T.qa_schedule_lengths()
                   "[cosine_warm_restarts] T_0 must be > 0")
    h.assert_error(function() S.cosine_warm_restarts(1, 10, {T_mult = 0.5}) end,
                   "[cosine_warm_restarts] T_mult must be a number >= 1")
+   -- option values are checked when the schedule is made, not at its first call
+   h.assert_error(function() S.multistep(0.1, {"a", 3}) end,
+                  "[multistep] milestones[1] must be a number, got string")
+   h.assert_error(function() S.join{schedules = {1, 2}, boundaries = {"x"}} end,
+                  "[join] boundaries[1] must be a number")
+   h.assert_error(function() S.step_decay(0.1, 10, {gamma = "x"}) end,
+                  "[step_decay] option gamma must be a number, got string")
+   h.assert_error(function() S.one_cycle(0.1, 100, {pct_start = 2}) end,
+                  "[one_cycle] pct_start must be in (0, 1), got 2")
+   h.assert_error(function() S.one_cycle(0.1, 100, {anneal_strategy = "cosine"}) end,
+                  "[one_cycle] anneal_strategy must be 'cos' or 'linear', got cosine")
 end
 
 -- Integer parameters or gradients are named errors (before: LAMB silently
@@ -522,7 +534,9 @@ end
 -- m:freeze's '*.bias' silently applied nothing); bad patterns are errors.
 function T.qa_group_match_checks()
    local stderr, written = io.stderr, {}
-   io.stderr = {write = function(_, ...) for _, v in ipairs{...} do written[#written + 1] = v end end}
+   io.stderr = {write = function(_, ...)
+      for _, v in ipairs{...} do written[#written + 1] = v end
+   end}
    local ok, err = pcall(function()
       local o = O.SGD{groups = {{match = "*.bias", lr = 0}}}
       local p = {fc = {weight = ty.ones{2}, bias = ty.ones{2}}}
@@ -564,6 +578,37 @@ function T.qa_eight_dim_parameters()
       for _, st in pairs(o:state().params.w) do
          if ty.is_array(st) then h.assert_shape(st, shape) end
       end
+   end
+end
+
+-- clip_grad_norm sums float64 gradients in float64 (before: their squares
+-- overflowed float32 to inf and every gradient was zeroed).
+function T.qa_clip_grad_norm_float64()
+   local g, n = O.clip_grad_norm({a = ty.full({3}, 1e30, {dtype = "float64", device = "cpu"}),
+                                  b = ty.ones({2}, {device = "cpu"})}, 1)
+   h.assert_dtype(n, "float64")
+   h.assert_close(n, math.sqrt(3) * 1e30, 1e-6)
+   h.assert_close(g.a, {1 / math.sqrt(3), 1 / math.sqrt(3), 1 / math.sqrt(3)}, 1e-6)
+   h.assert_dtype(g.b, "float32")
+end
+
+-- State loaded on the CPU (a checkpoint) follows parameters on another device
+-- (before: "[optim_update] arrays are on different devices").
+function T.qa_state_follows_device()
+   if VK == nil then return end
+   for _, make in ipairs{function() return O.Adam{lr = 0.1} end,
+                         function()
+                            return O.Lookahead{O.SGD{lr = 0.1, momentum = 0.9}, k = 1}
+                         end} do
+      local cpu = {device = "cpu"}
+      local o = make()
+      local p = o:apply({w = ty.ones({3}, cpu)}, {w = ty.ones({3}, cpu)})
+      local o2 = make()
+      o2:load_state(o:state())
+      local want = o:apply(p, {w = ty.ones({3}, cpu)})
+      local got = o2:apply({w = p.w:to(VK)}, {w = ty.ones({3}, {device = VK})})
+      h.assert_eq(got.w.device, VK)
+      h.assert_close(got.w:to("cpu"), want.w, 1e-6)
    end
 end
 

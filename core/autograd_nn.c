@@ -3,9 +3,13 @@
  * softmax_cross_entropy, built from public ops only (so they can be
  * differentiated again). Node layouts: core/ops_nn.c.
  *
- *   normalize (y = out, r = 1/sqrt(var + eps), means over the axes):
- *     dx = r (g - mean(g) - y mean(g y)), rms: dx = r (g - y mean(g y));
+ *   normalize (y = the normalised x, r = 1/sqrt(var + eps), means over the
+ *     axes): dx = r (g - mean(g) - y mean(g y)), rms: dx = r (g - y mean(g y));
  *     the map is self-adjoint, so the JVP is the same formula on the tangent.
+ *     With weight w and bias b (out = y w + b; y recomputed by a plain
+ *     normalize node): dx = the above applied to g w, dw = g y, db = g (in
+ *     x's shape: the broadcast views' own rules reduce them); JVP
+ *     w N'(tx) + tw y + tb.
  *   attention: the probabilities P are recomputed from q, k and the masks
  *     with public ops (matmul, where, softmax; rows with no kept key give
  *     P = 0), then dP = g v^T, dS = P (dP - sum(dP P)), dq = scale dS k,
@@ -87,15 +91,34 @@ static ty_array *norm_r(scope *S, ty_array *out)
     return T(ty_rsqrt(add(S, v, k(S, p->hp[0]))));
 }
 
+/* The normalised x without the affine part (out itself when there is none). */
+static ty_array *norm_y(scope *S, ty_array *out)
+{
+    const ty_params *p = &out->node->params;
+    if (!p->kind) return out;
+    return T(ty_normalize(out->node->inputs[0], p->naxes, p->axes, p->hp[0], p->flag));
+}
+
 /* r (t - mean(t) - y mean(t y)) (no mean(t) for rms). */
-static ty_array *norm_apply(scope *S, ty_array *out, ty_array *t)
+static ty_array *norm_apply(scope *S, ty_array *out, ty_array *y, ty_array *t)
 {
     const ty_params *p = &out->node->params;
     ty_array *r = norm_r(S, out);
-    ty_array *c = T(ty_mean(mul(S, t, out), p->axes, p->naxes, true));
-    ty_array *u = sub(S, t, mul(S, out, c));
+    ty_array *c = T(ty_mean(mul(S, t, y), p->axes, p->naxes, true));
+    ty_array *u = sub(S, t, mul(S, y, c));
     if (!p->flag) u = sub(S, u, T(ty_mean(t, p->axes, p->naxes, true)));
     return mul(S, r, u);
+}
+
+/* The inputs weight and bias of a normalize node (NULL when absent). */
+static void norm_affine(ty_array *out, ty_array **w, ty_array **b, int *iw, int *ib)
+{
+    const ty_node *n = out->node;
+    int i = 1;
+    *w = *b = NULL;
+    *iw = *ib = -1;
+    if (n->params.kind & 1) { *iw = i; *w = n->inputs[i++]; }
+    if (n->params.kind & 2) { *ib = i; *b = n->inputs[i++]; }
 }
 
 /* ---------------------------------------------------------------- attention */
@@ -172,9 +195,16 @@ int ty__vjp_nn_rule(ty_array *out, ty_array *g, ty_array **in_grads)
     if (!S) return ty__error("[vjp] out of host memory");
     scope_init(S, out);
     switch (n->op) {
-    case TY_OP_NORMALIZE:
-        in_grads[0] = give(S, norm_apply(S, out, g), n->inputs[0]);
+    case TY_OP_NORMALIZE: {
+        ty_array *w, *b;
+        int iw, ib;
+        norm_affine(out, &w, &b, &iw, &ib);
+        ty_array *y = norm_y(S, out);
+        in_grads[0] = give(S, norm_apply(S, out, y, w ? mul(S, g, w) : g), n->inputs[0]);
+        if (w) in_grads[iw] = give(S, mul(S, g, y), w);
+        if (b) in_grads[ib] = give(S, g, b);
         break;
+    }
     case TY_OP_ATTENTION: {
         ty_array *q = n->inputs[0], *kk = n->inputs[1], *v = n->inputs[2];
         ty_array *P = att_probs(S, out);
@@ -226,8 +256,23 @@ int ty__jvp_nn_rule(ty_array *out, ty_array *const *in_tangents, ty_array **out_
     ty_array *r = NULL;
     switch (n->op) {
     case TY_OP_NORMALIZE: {
+        ty_array *w, *b;
+        int iw, ib;
+        norm_affine(out, &w, &b, &iw, &ib);
         ty_array *t = tan_of(S, in_tangents[0]);
-        if (t) r = norm_apply(S, out, t);
+        ty_array *tw = w ? tan_of(S, in_tangents[iw]) : NULL;
+        ty_array *tb = b ? tan_of(S, in_tangents[ib]) : NULL;
+        if (!t && !tw && !tb) break;
+        ty_array *y = t || tw ? norm_y(S, out) : NULL;
+        if (t) {
+            r = norm_apply(S, out, y, t);
+            if (w) r = mul(S, r, w);
+        }
+        if (tw) {
+            ty_array *e = mul(S, tw, y);
+            r = r ? add(S, r, e) : e;
+        }
+        if (tb) r = r ? add(S, r, tb) : tb;
         break;
     }
     case TY_OP_ATTENTION: {

@@ -4,8 +4,9 @@
  *
  *   normalize: each group of the kept axes is independent (parallel over
  *     groups); two passes in double (mean, then the sum of squared
- *     deviations: no cancellation), then one writing pass. The reduced axes
- *     are merged where their strides allow, the innermost one read as runs.
+ *     deviations: no cancellation), then one writing pass that applies the
+ *     optional weight and bias. The reduced axes are merged where the strides
+ *     of x, out, weight and bias allow, the innermost one read as runs.
  *   attention: scores Q K^T by sgemm (dgemm for float64), masks, a stable
  *     softmax per row (a fully masked row gives zeros), then P V by gemm.
  *     Small batches run in parallel as (batch, block of 64 queries) tasks;
@@ -42,37 +43,43 @@ static inline void st(void *data, ty_dtype dt, int64_t i, double v)
 
 /* ---------------------------------------------------------------- normalize */
 
+/* Arrays a normalize kernel walks: x, out, then weight and bias (views
+ * broadcast to x's shape) when present. */
+enum { NX, NO, NW, NB, NARR };
+
 typedef struct norm_ctx {
-    const ty_array *x;
-    ty_array *out;
+    const ty_array *arr[NARR];         /* NULL: absent weight/bias */
     int kn, rn;
-    int64_t kshape[TY_MAX_DIMS], kxs[TY_MAX_DIMS], kos[TY_MAX_DIMS];
-    int64_t rshape[TY_MAX_DIMS], rxs[TY_MAX_DIMS], ros[TY_MAX_DIMS];
+    int64_t kshape[TY_MAX_DIMS], ks[NARR][TY_MAX_DIMS];
+    int64_t rshape[TY_MAX_DIMS], rs[NARR][TY_MAX_DIMS];
     int64_t m;                         /* elements per group */
     double eps;
     bool rms;
 } norm_ctx;
 
-/* Calls body(xoff, ooff, len) for each innermost run of the group. */
-#define NORM_RUNS(c, xbase, obase, BODY)                                           \
+/* Runs BODY for each innermost run (at most RUN long) of the group whose
+ * first elements are at base[a]: off[a] the run's first offsets, n_ its
+ * length, is[a] the inner strides. */
+#define NORM_RUNS(c, base, BODY)                                                   \
     do {                                                                           \
         int64_t len_ = (c)->rshape[(c)->rn - 1];                                   \
         int64_t nouter_ = (c)->m / len_;                                           \
         int64_t coord_[TY_MAX_DIMS] = {0};                                         \
-        int64_t xo_ = (xbase), oo_ = (obase);                                      \
+        int64_t o_[NARR];                                                          \
+        for (int a_ = 0; a_ < NARR; a_++) o_[a_] = (base)[a_];                     \
         for (int64_t u_ = 0; u_ < nouter_; u_++) {                                 \
             for (int64_t r0_ = 0; r0_ < len_; r0_ += RUN) {                        \
                 int64_t n_ = len_ - r0_ < RUN ? len_ - r0_ : RUN;                  \
-                int64_t xoff = xo_ + r0_ * xs_, ooff = oo_ + r0_ * os_;            \
+                int64_t off[NARR];                                                 \
+                for (int a_ = 0; a_ < NARR; a_++) off[a_] = o_[a_] + r0_ * is[a_]; \
                 BODY                                                               \
             }                                                                      \
             for (int d_ = (c)->rn - 2; d_ >= 0; d_--) {                            \
                 coord_[d_]++;                                                      \
-                xo_ += (c)->rxs[d_];                                               \
-                oo_ += (c)->ros[d_];                                               \
+                for (int a_ = 0; a_ < NARR; a_++) o_[a_] += (c)->rs[a_][d_];       \
                 if (coord_[d_] < (c)->rshape[d_]) break;                           \
-                xo_ -= coord_[d_] * (c)->rxs[d_];                                  \
-                oo_ -= coord_[d_] * (c)->ros[d_];                                  \
+                for (int a_ = 0; a_ < NARR; a_++)                                  \
+                    o_[a_] -= coord_[d_] * (c)->rs[a_][d_];                        \
                 coord_[d_] = 0;                                                    \
             }                                                                      \
         }                                                                          \
@@ -81,80 +88,134 @@ typedef struct norm_ctx {
 static void norm_task(void *ctx, int64_t begin, int64_t end)
 {
     const norm_ctx *c = ctx;
-    const ty_array *x = c->x;
+    const ty_array *x = c->arr[NX], *w = c->arr[NW], *bb = c->arr[NB];
     const void *xd = x->buffer->data;
-    void *od = c->out->buffer->data;
-    ty_dtype xdt = x->dtype, odt = c->out->dtype;
-    int64_t xs_ = c->rxs[c->rn - 1], os_ = c->ros[c->rn - 1];
+    const void *wd = w ? w->buffer->data : NULL, *bd = bb ? bb->buffer->data : NULL;
+    void *od = c->arr[NO]->buffer->data;
+    ty_dtype xdt = x->dtype, odt = c->arr[NO]->dtype;
+    ty_dtype wdt = w ? w->dtype : xdt, bdt = bb ? bb->dtype : xdt;
+    int64_t is[NARR];
+    for (int a = 0; a < NARR; a++) is[a] = c->rs[a][c->rn - 1];
+    int64_t xs_ = is[NX], os_ = is[NO], ws_ = is[NW], bs_ = is[NB];
+    bool fast = xdt == TY_FLOAT32 && odt == TY_FLOAT32 && xs_ == 1 && os_ == 1 &&
+                (!w || ws_ == 1) && (!bb || bs_ == 1);
     double buf[RUN];
-    (void)os_;
     for (int64_t g = begin; g < end; g++) {
-        int64_t xb = x->offset, ob = 0, rem = g;
+        int64_t base[NARR] = {0}, rem = g;
+        for (int a = 0; a < NARR; a++) base[a] = c->arr[a] ? c->arr[a]->offset : 0;
+        base[NO] = 0;
         for (int d = c->kn - 1; d >= 0; d--) {
             int64_t i = rem % c->kshape[d];
             rem /= c->kshape[d];
-            xb += i * c->kxs[d];
-            ob += i * c->kos[d];
+            for (int a = 0; a < NARR; a++) base[a] += i * c->ks[a][d];
         }
         double mean = 0, ss = 0;
         if (!c->rms) {
             double s = 0;
-            NORM_RUNS(c, xb, ob, {
-                (void)ooff;
-                for (int64_t j = 0; j < n_; j++) s += ld(xd, xdt, xoff + j * xs_);
-            });
+            if (fast) {
+                NORM_RUNS(c, base, {
+                    const float *xp = (const float *)xd + off[NX];
+                    for (int64_t j = 0; j < n_; j++) s += xp[j];
+                });
+            } else {
+                NORM_RUNS(c, base, {
+                    for (int64_t j = 0; j < n_; j++) s += ld(xd, xdt, off[NX] + j * xs_);
+                });
+            }
             mean = s / (double)c->m;
         }
-        NORM_RUNS(c, xb, ob, {
-            (void)ooff;
-            for (int64_t j = 0; j < n_; j++) {
-                double v = ld(xd, xdt, xoff + j * xs_) - mean;
-                ss += v * v;
-            }
-        });
+        if (fast) {
+            NORM_RUNS(c, base, {
+                const float *xp = (const float *)xd + off[NX];
+                for (int64_t j = 0; j < n_; j++) {
+                    double v = xp[j] - mean;
+                    ss += v * v;
+                }
+            });
+        } else {
+            NORM_RUNS(c, base, {
+                for (int64_t j = 0; j < n_; j++) {
+                    double v = ld(xd, xdt, off[NX] + j * xs_) - mean;
+                    ss += v * v;
+                }
+            });
+        }
         double r = 1.0 / sqrt(ss / (double)c->m + c->eps);
-        NORM_RUNS(c, xb, ob, {
-            for (int64_t j = 0; j < n_; j++) buf[j] = (ld(xd, xdt, xoff + j * xs_) - mean) * r;
-            for (int64_t j = 0; j < n_; j++) st(od, odt, ooff + j * os_, buf[j]);
-        });
+        if (fast) {
+            NORM_RUNS(c, base, {
+                const float *xp = (const float *)xd + off[NX];
+                float *op = (float *)od + off[NO];
+                if (w && bb) {
+                    const float *wp = (const float *)wd + off[NW];
+                    const float *bp = (const float *)bd + off[NB];
+                    for (int64_t j = 0; j < n_; j++)
+                        op[j] = (float)(((double)xp[j] - mean) * r * wp[j] + bp[j]);
+                } else if (w) {
+                    const float *wp = (const float *)wd + off[NW];
+                    for (int64_t j = 0; j < n_; j++)
+                        op[j] = (float)(((double)xp[j] - mean) * r * wp[j]);
+                } else if (bb) {
+                    const float *bp = (const float *)bd + off[NB];
+                    for (int64_t j = 0; j < n_; j++)
+                        op[j] = (float)(((double)xp[j] - mean) * r + bp[j]);
+                } else {
+                    for (int64_t j = 0; j < n_; j++) op[j] = (float)(((double)xp[j] - mean) * r);
+                }
+            });
+        } else {
+            NORM_RUNS(c, base, {
+                for (int64_t j = 0; j < n_; j++) buf[j] = (ld(xd, xdt, off[NX] + j * xs_) - mean) * r;
+                if (w)
+                    for (int64_t j = 0; j < n_; j++) buf[j] *= ld(wd, wdt, off[NW] + j * ws_);
+                if (bb)
+                    for (int64_t j = 0; j < n_; j++) buf[j] += ld(bd, bdt, off[NB] + j * bs_);
+                for (int64_t j = 0; j < n_; j++) st(od, odt, off[NO] + j * os_, buf[j]);
+            });
+        }
     }
 }
 
 int cpu_normalize(ty_array *out)
 {
-    const ty_array *x = out->node->inputs[0];
-    const ty_params *p = &out->node->params;
+    const ty_node *node = out->node;
+    const ty_params *p = &node->params;
     if (out->size == 0) return 0;
     norm_ctx c;
     memset(&c, 0, sizeof c);
-    c.x = x;
-    c.out = out;
+    const ty_array *x = node->inputs[0];
+    int in = 1;
+    c.arr[NX] = x;
+    c.arr[NO] = out;
+    if (p->kind & 1) c.arr[NW] = node->inputs[in++];
+    if (p->kind & 2) c.arr[NB] = node->inputs[in++];
     c.eps = p->hp[0];
     c.rms = p->flag;
     c.m = 1;
     bool red[TY_MAX_DIMS] = {false};
     for (int i = 0; i < p->naxes; i++) red[p->axes[i]] = true;
     for (int d = 0; d < x->ndim; d++) {
+        int64_t s = x->shape[d];
         if (red[d]) {
-            int64_t s = x->shape[d];
             c.m *= s;
             if (s == 1) continue;
-            /* merge with the previous reduced dim when both layouts allow */
-            if (c.rn > 0 && c.rxs[c.rn - 1] == x->strides[d] * s &&
-                c.ros[c.rn - 1] == out->strides[d] * s) {
+            /* merge with the previous reduced dim when every layout allows */
+            bool merge = c.rn > 0;
+            for (int a = 0; merge && a < NARR; a++)
+                merge = !c.arr[a] || c.rs[a][c.rn - 1] == c.arr[a]->strides[d] * s;
+            if (merge) {
                 c.rshape[c.rn - 1] *= s;
-                c.rxs[c.rn - 1] = x->strides[d];
-                c.ros[c.rn - 1] = out->strides[d];
+                for (int a = 0; a < NARR; a++)
+                    if (c.arr[a]) c.rs[a][c.rn - 1] = c.arr[a]->strides[d];
                 continue;
             }
             c.rshape[c.rn] = s;
-            c.rxs[c.rn] = x->strides[d];
-            c.ros[c.rn] = out->strides[d];
+            for (int a = 0; a < NARR; a++)
+                if (c.arr[a]) c.rs[a][c.rn] = c.arr[a]->strides[d];
             c.rn++;
         } else {
-            c.kshape[c.kn] = x->shape[d];
-            c.kxs[c.kn] = x->strides[d];
-            c.kos[c.kn] = out->strides[d];
+            c.kshape[c.kn] = s;
+            for (int a = 0; a < NARR; a++)
+                if (c.arr[a]) c.ks[a][c.kn] = c.arr[a]->strides[d];
             c.kn++;
         }
     }

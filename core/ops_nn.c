@@ -4,8 +4,11 @@
  * autograd_nn.c).
  *
  * Node layouts (params, see internal.h):
- *   normalize:  inputs {x}; naxes/axes the normalised axes (sorted);
- *               hp[0] eps; flag rms. Output: x's shape, x's float dtype.
+ *   normalize:  inputs {x}, then weight when kind & 1, then bias when
+ *               kind & 2 (each broadcast, as a view, to x's shape:
+ *               y = normalize(x) * weight + bias); naxes/axes the normalised
+ *               axes (sorted); hp[0] eps; flag rms. Output: x's shape, the
+ *               float dtype of x, weight and bias promoted.
  *   attention:  inputs {q, k, v} or {q, k, v, mask} with q, k, v of one float
  *               dtype and mask broadcast (a view) to (..., Lq, Lk); hp[0]
  *               scale; flag causal; kind 1 when the mask is bool (keep),
@@ -26,8 +29,19 @@ static ty_dtype float_of(ty_dtype t)
 
 ty_array *ty_normalize(ty_array *x, int naxes, const int *axes, double eps, bool rms)
 {
-    if (ty__check_inputs("normalize", &x, 1) != 0) return NULL;
-    char sx[TY_SHAPE_BUF];
+    return ty_normalize_affine(x, naxes, axes, eps, rms, NULL, NULL);
+}
+
+ty_array *ty_normalize_affine(ty_array *x, int naxes, const int *axes, double eps, bool rms,
+                              ty_array *weight, ty_array *bias)
+{
+    ty_array *in[3] = {x, weight, bias};
+    int nin = 0;
+    ty_array *chk[3];
+    for (int i = 0; i < 3; i++)
+        if (i == 0 || in[i]) chk[nin++] = in[i];
+    if (ty__check_inputs("normalize", chk, nin) != 0) return NULL;
+    char sx[TY_SHAPE_BUF], sw[TY_SHAPE_BUF];
     if (naxes <= 0 || !axes)
         return ty__error_null("[normalize] at least one axis is required, x is %s",
                               ty__shp(x, sx));
@@ -38,12 +52,37 @@ ty_array *ty_normalize(ty_array *x, int naxes, const int *axes, double eps, bool
     if (p.naxes < 0) return NULL;
     p.hp[0] = eps;
     p.flag = rms;
-    ty_dtype dt = float_of(x->dtype);
-    ty_array *xc = dt == x->dtype ? ty_retain(x) : ty_astype(x, dt);
-    if (!xc) return NULL;
-    ty_array *r = ty__array_new_node(TY_OP_NORMALIZE, 1, &xc, &p, x->ndim, x->shape, dt,
-                                     x->device);
-    ty_release(xc);
+    ty_dtype dt = x->dtype;
+    for (int i = 1; i < 3; i++) {
+        if (!in[i]) continue;
+        const char *what = i == 1 ? "weight" : "bias";
+        bool ok = in[i]->ndim <= x->ndim;
+        for (int d = 0; ok && d < in[i]->ndim; d++) {
+            int64_t s = in[i]->shape[d];
+            ok = s == 1 || s == x->shape[x->ndim - in[i]->ndim + d];
+        }
+        if (!ok)
+            return ty__error_null("[normalize] %s %s does not broadcast to x %s", what,
+                                  ty__shp(in[i], sw), ty__shp(x, sx));
+        dt = ty_promote(dt, in[i]->dtype);
+        p.kind |= i;
+    }
+    dt = float_of(dt);
+    ty_array *ins[3] = {NULL, NULL, NULL};
+    int n = 0;
+    bool failed = false;
+    for (int i = 0; i < 3; i++) {
+        if (!in[i]) continue;
+        ty_array *c = in[i]->dtype == dt ? ty_retain(in[i]) : ty_astype(in[i], dt);
+        ty_array *b = c && i > 0 ? ty_broadcast_to(c, x->ndim, x->shape) : c;
+        if (c && b != c) ty_release(c);
+        ins[n++] = b;
+        if (!b) failed = true;
+    }
+    ty_array *r = NULL;
+    if (!failed)
+        r = ty__array_new_node(TY_OP_NORMALIZE, n, ins, &p, x->ndim, x->shape, dt, x->device);
+    for (int i = 0; i < n; i++) ty_release(ins[i]);
     return r;
 }
 

@@ -469,6 +469,13 @@ ty_array *ty_max_pool_select(ty_array *x, ty_array *t, int nsp, const ty_pool_op
 /* (x - mean) / sqrt(var + eps) over the given axes (biased variance), or
  * with rms: x / sqrt(mean(x^2) + eps). No affine part. */
 ty_array *ty_normalize(ty_array *x, int naxes, const int *axes, double eps, bool rms);
+/* ty_normalize(x, ...) * weight + bias, fused (one pass over x on Vulkan).
+ * weight and bias (either may be NULL) broadcast to x's shape (NumPy rules:
+ * e.g. shaped like the trailing normalised axes for layer norm, or
+ * (1, C, 1, ...) for per-channel norms); differentiable in all three. The
+ * output dtype is the float dtype of x, weight and bias promoted. */
+ty_array *ty_normalize_affine(ty_array *x, int naxes, const int *axes, double eps, bool rms,
+                              ty_array *weight, ty_array *bias);
 
 /* softmax(q k^T * scale + mask) v. q (..., Lq, D), k (..., Lk, D),
  * v (..., Lk, Dv) with equal leading axes; mask (NULL, bool: true keeps,

@@ -1,6 +1,7 @@
 /*
  * vk_kernels_nn.c -- host side of the Vulkan kernels of normalize
- * (kernels/norm.comp), attention (kernels/attention.comp) and
+ * (kernels/norm_row.comp for rows of contiguous trailing axes, else
+ * kernels/norm.comp), attention (kernels/attention.comp) and
  * softmax_cross_entropy (kernels/cross_entropy.comp). Same contract and
  * semantics as core/cpu_nn.c (see cpu.h); node layouts in core/ops_nn.c.
  * Each fills the parameter block its shader declares (a _Static_assert
@@ -13,16 +14,16 @@
 
 _Static_assert(TY_MAX_DIMS == 8, "kernels/common.glsl assumes MAX_DIMS 8");
 
-/* kernels/norm.comp */
+/* kernels/norm.comp and kernels/norm_row.comp */
 typedef struct norm_params {
-    uint64_t x, dst;
-    int64_t kshape[8], kxs[8], kos[8];
-    int64_t rshape[8], rxs[8], ros[8];
+    uint64_t x, dst, w, b;
+    int64_t kshape[8], kxs[8], kos[8], kws[8], kbs[8];
+    int64_t rshape[8], rxs[8], ros[8], rws[8], rbs[8];
     int64_t ngroups, m;
     float eps;
-    int32_t kn, rn, rms;
+    int32_t kn, rn, rms, has_w, has_b;
 } norm_params;
-_Static_assert(sizeof(norm_params) == 432, "norm_params must match norm.comp");
+_Static_assert(sizeof(norm_params) == 712, "norm_params must match norm.comp");
 
 /* kernels/cross_entropy.comp */
 typedef struct ce_params {
@@ -73,42 +74,58 @@ static uint32_t wg_cached(const vk_device_facts *f, int64_t n)
     return wg;
 }
 
+/* Elements one invocation of norm_row.comp holds (4 chunks of 4). */
+#define NORM_ROW_PER_INV 16
+
 int vk_normalize(ty_array *out)
 {
-    const ty_array *x = out->node->inputs[0];
-    const ty_params *pp = &out->node->params;
+    const ty_node *node = out->node;
+    const ty_params *pp = &node->params;
     if (no_f64(out) != 0) return -1;
     if (out->size == 0) return 0;
+    const ty_array *x = node->inputs[0], *w = NULL, *bb = NULL;
+    int in = 1;
+    if (pp->kind & 1) w = node->inputs[in++];
+    if (pp->kind & 2) bb = node->inputs[in++];
+    const ty_array *arr[4] = {x, out, w, bb};
     norm_params p;
     memset(&p, 0, sizeof p);
+    int64_t *ks[4] = {p.kxs, p.kos, p.kws, p.kbs};
+    int64_t *rs[4] = {p.rxs, p.ros, p.rws, p.rbs};
     p.x = vk_address(x);
     p.dst = vk_address(out);
+    if (w) p.w = vk_address(w);
+    if (bb) p.b = vk_address(bb);
+    p.has_w = w != NULL;
+    p.has_b = bb != NULL;
     p.eps = (float)pp->hp[0];
     p.rms = pp->flag;
     p.m = 1;
     bool red[TY_MAX_DIMS] = {false};
     for (int i = 0; i < pp->naxes; i++) red[pp->axes[i]] = true;
     for (int d = 0; d < x->ndim; d++) {
+        int64_t s = x->shape[d];
         if (red[d]) {
-            int64_t s = x->shape[d];
             p.m *= s;
             if (s == 1) continue;
-            /* merged with the previous reduced dim when both layouts allow */
-            if (p.rn > 0 && p.rxs[p.rn - 1] == x->strides[d] * s &&
-                p.ros[p.rn - 1] == out->strides[d] * s) {
+            /* merged with the previous reduced dim when every layout allows */
+            bool merge = p.rn > 0;
+            for (int a = 0; merge && a < 4; a++)
+                merge = !arr[a] || rs[a][p.rn - 1] == arr[a]->strides[d] * s;
+            if (merge) {
                 p.rshape[p.rn - 1] *= s;
-                p.rxs[p.rn - 1] = x->strides[d];
-                p.ros[p.rn - 1] = out->strides[d];
+                for (int a = 0; a < 4; a++)
+                    if (arr[a]) rs[a][p.rn - 1] = arr[a]->strides[d];
                 continue;
             }
             p.rshape[p.rn] = s;
-            p.rxs[p.rn] = x->strides[d];
-            p.ros[p.rn] = out->strides[d];
+            for (int a = 0; a < 4; a++)
+                if (arr[a]) rs[a][p.rn] = arr[a]->strides[d];
             p.rn++;
         } else {
-            p.kshape[p.kn] = x->shape[d];
-            p.kxs[p.kn] = x->strides[d];
-            p.kos[p.kn] = out->strides[d];
+            p.kshape[p.kn] = s;
+            for (int a = 0; a < 4; a++)
+                if (arr[a]) ks[a][p.kn] = arr[a]->strides[d];
             p.kn++;
         }
     }
@@ -116,13 +133,67 @@ int vk_normalize(ty_array *out)
         p.rshape[0] = 1;
         p.rn = 1;
     }
+    /* kept dims: size-1 ones dropped, neighbours merged where every layout
+     * allows (a row's offsets are then usually one multiplication) */
+    int kn = 0;
+    for (int d = 0; d < p.kn; d++) {
+        int64_t s = p.kshape[d];
+        if (s == 1) continue;
+        bool merge = kn > 0;
+        for (int a = 0; merge && a < 4; a++)
+            merge = !arr[a] || ks[a][kn - 1] == ks[a][d] * s;
+        if (merge) {
+            p.kshape[kn - 1] *= s;
+            for (int a = 0; a < 4; a++) ks[a][kn - 1] = ks[a][d];
+            continue;
+        }
+        p.kshape[kn] = s;
+        for (int a = 0; a < 4; a++) ks[a][kn] = ks[a][d];
+        kn++;
+    }
+    for (int d = kn; d < TY_MAX_DIMS; d++) {
+        p.kshape[d] = 0;
+        for (int a = 0; a < 4; a++) ks[a][d] = 0;
+    }
+    p.kn = kn;
     p.ngroups = out->size / p.m;
     const vk_device_facts *f = vk_facts(out->device.index);
+    ty_buffer *reads[3] = {x->buffer, NULL, NULL};
+    int nreads = 1;
+    if (w) reads[nreads++] = w->buffer;
+    if (bb) reads[nreads++] = bb->buffer;
+
+    /* rows: one contiguous run (stride 1 everywhere) short enough to be held */
+    uint32_t maxwg = f->max_workgroup_size < 1024 ? f->max_workgroup_size : 1024;
+    bool row = p.rn == 1 && p.m <= (int64_t)maxwg * NORM_ROW_PER_INV;
+    bool one[4] = {false, false, false, false};  /* weight/bias: one value per row */
+    for (int a = 0; row && a < 4; a++) {
+        one[a] = a >= 2 && arr[a] && p.m > 1 && rs[a][0] == 0;
+        row = !arr[a] || p.m == 1 || rs[a][0] == 1 || one[a];
+    }
+    if (row) {
+        uint32_t wg = 32;
+        /* 16 values per invocation: measured best on an H200 (vs 8 and 4) */
+        while ((int64_t)wg * NORM_ROW_PER_INV < p.m && wg < maxwg) wg <<= 1;
+        if (wg < f->subgroup_size) wg = f->subgroup_size;
+        if (wg > maxwg) wg = maxwg;
+        /* vec4: float32, m % 4 == 0 and every row start 16-byte aligned */
+        bool vec = x->dtype == TY_FLOAT32 && out->dtype == TY_FLOAT32 && p.m % 4 == 0;
+        uint64_t addr[4] = {p.x, p.dst, p.w, p.b};
+        for (int a = 0; vec && a < 4; a++) {
+            if (!arr[a] || one[a]) continue;
+            vec = addr[a] % 16 == 0;
+            for (int d = 0; vec && d < p.kn; d++) vec = p.kshape[d] == 1 || ks[a][d] % 4 == 0;
+        }
+        int32_t spec[9] = {x->dtype, out->dtype, use_subgroups(f), vec, w != NULL, bb != NULL,
+                           pp->flag, one[2], one[3]};
+        return vk_dispatch_out(out, "norm_row", spec, 9, wg, &p, sizeof p,
+                               (uint64_t)p.ngroups * wg, reads, nreads);
+    }
     uint32_t wg = wg_cached(f, p.m);
     int32_t spec[3] = {x->dtype, out->dtype, use_subgroups(f)};
-    ty_buffer *reads[1] = {x->buffer};
     return vk_dispatch_out(out, "norm", spec, 3, wg, &p, sizeof p, (uint64_t)p.ngroups * wg,
-                           reads, 1);
+                           reads, nreads);
 }
 
 int vk_softmax_cross_entropy(ty_array *out)

@@ -14,7 +14,7 @@ static int push_result(lua_State *L, ty_array *r)
     return 1;
 }
 
-/* ty.normalize(x, axes, {eps=1e-5, rms=false}) */
+/* ty.normalize(x, axes, {eps=1e-5, rms=false, weight=, bias=}) */
 static int l_normalize(lua_State *L)
 {
     const char *fname = "normalize";
@@ -23,7 +23,7 @@ static int l_normalize(lua_State *L)
     if (!opts && !lua_isnoneornil(L, 3))
         return luaL_error(L, "[normalize] argument 3 must be an options table, got %s",
                           lty_arg_got(L, 3));
-    lty_arg_check_opts(L, opts, fname, "eps rms");
+    lty_arg_check_opts(L, opts, fname, "eps rms weight bias");
     double eps = lty_arg_number(L, opts, fname, "eps", 1e-5);
     bool rms = lty_arg_bool(L, opts, fname, "rms", false);
     int axes[TY_MAX_DIMS];
@@ -33,8 +33,13 @@ static int l_normalize(lua_State *L)
         for (int i = 0; i < n; i++) axes[i] = i;
         if (n == 0) return luaL_error(L, "[normalize] cannot normalise a 0-d array");
     }
+    ty_array *w = NULL, *b = NULL;
+    if (opts && lty_arg_field(L, opts, "weight") != LUA_TNIL)
+        w = lty_arg_array(L, lua_gettop(L), x);      /* stays on the stack */
+    if (opts && lty_arg_field(L, opts, "bias") != LUA_TNIL)
+        b = lty_arg_array(L, lua_gettop(L), x);
     ty_array *r;
-    LTY_CALL(L, r, ty_normalize(x, n, axes, eps, rms));
+    LTY_CALL(L, r, ty_normalize_affine(x, n, axes, eps, rms, w, b));
     return push_result(L, r);
 }
 
@@ -88,10 +93,12 @@ static int l_softmax_cross_entropy(lua_State *L)
 
 static const lty_arg_fn nn_functions[] = {
     {"normalize", l_normalize,
-     "ty.normalize(x, axes, {eps=1e-5, rms=false}) -> array\n"
+     "ty.normalize(x, axes, {eps=1e-5, rms=false, weight=, bias=}) -> array\n"
      "  (x - mean) / sqrt(var + eps) over the given axes (a number or a list; nil: all),\n"
-     "  with the biased variance; rms=true: x / sqrt(mean(x^2) + eps). No affine part:\n"
-     "  ty.layer_norm, ty.batch_norm, ... add it. A fused primitive on both devices.",
+     "  with the biased variance; rms=true: x / sqrt(mean(x^2) + eps). Then * weight\n"
+     "  + bias when given (each broadcast to x's shape, e.g. shaped like the trailing\n"
+     "  normalised axes), in the same pass. A fused primitive on both devices\n"
+     "  (ty.layer_norm, ty.rms_norm, ty.group_norm, ... call it).",
      false},
     {"scaled_dot_product_attention", l_attention,
      "ty.scaled_dot_product_attention(q, k, v, {mask=, scale=1/sqrt(D), causal=false}) -> array\n"

@@ -158,8 +158,8 @@ function ty.layer_norm(x, normalized_shape, opts)
    x = as_array(fname, x, "x")
    local ns = norm_shape_list(fname, normalized_shape)
    local axes = trailing_axes(fname, x, ns)
-   local y = ty.normalize(x, axes, {eps = opts.eps or 1e-5})
-   return affine(y, opts.weight, opts.bias)
+   return ty.normalize(x, axes, {eps = opts.eps or 1e-5, weight = opts.weight,
+                                 bias = opts.bias})
 end
 document(ty.layer_norm, [[
 ty.layer_norm(x, normalized_shape, {weight=, bias=, eps=1e-5}) -> array
@@ -173,8 +173,7 @@ function ty.rms_norm(x, normalized_shape, opts)
    x = as_array(fname, x, "x")
    local ns = norm_shape_list(fname, normalized_shape)
    local axes = trailing_axes(fname, x, ns)
-   local y = ty.normalize(x, axes, {eps = opts.eps or 1e-5, rms = true})
-   return affine(y, opts.weight, nil)
+   return ty.normalize(x, axes, {eps = opts.eps or 1e-5, rms = true, weight = opts.weight})
 end
 document(ty.rms_norm, [[
 ty.rms_norm(x, normalized_shape, {weight=, eps=1e-5}) -> array
@@ -195,9 +194,20 @@ function ty.group_norm(x, groups, opts)
       error(fmt("[%s] %s channels of input %s cannot be split into %s groups", fname, c,
          shape_str(x), tostring(groups)), 2)
    end
+   local eps = opts.eps or 1e-5
+   local w, b = opts.weight, opts.bias
+   local function fits(p) return p == nil or (ty.is_array(p) and p.size == c) end
+   if fits(w) and fits(b) then
+      -- (N, G, C/G, S): the per-channel weight and bias, as (G, C/G, 1),
+      -- broadcast over it and go into the fused kernel
+      local g = ty.reshape(x, {x.shape[1], groups, c // groups, -1})
+      local function gv(p) return p and ty.reshape(p, {groups, c // groups, 1}) end
+      return ty.reshape(ty.normalize(g, {3, 4}, {eps = eps, weight = gv(w), bias = gv(b)}),
+         x.shape)
+   end
    local g = ty.reshape(x, {x.shape[1], groups, -1})
-   local y = ty.reshape(ty.normalize(g, 3, {eps = opts.eps or 1e-5}), x.shape)
-   return affine(y, channel_view(opts.weight, nd), channel_view(opts.bias, nd))
+   local y = ty.reshape(ty.normalize(g, 3, {eps = eps}), x.shape)
+   return affine(y, channel_view(w, nd), channel_view(b, nd))
 end
 document(ty.group_norm, [[
 ty.group_norm(x, groups, {weight=, bias=, eps=1e-5}) -> array
@@ -214,8 +224,8 @@ function ty.instance_norm(x, opts)
    end
    local axes = {}
    for i = 3, nd do axes[#axes + 1] = i end
-   local y = ty.normalize(x, axes, {eps = opts.eps or 1e-5})
-   return affine(y, channel_view(opts.weight, nd), channel_view(opts.bias, nd))
+   return ty.normalize(x, axes, {eps = opts.eps or 1e-5, weight = channel_view(opts.weight, nd),
+                                 bias = channel_view(opts.bias, nd)})
 end
 document(ty.instance_norm, [[
 ty.instance_norm(x, {weight=, bias=, eps=1e-5}) -> array
@@ -253,7 +263,7 @@ function ty.batch_norm(x, running_mean, running_var, opts)
    end
    local axes = {1}
    for i = 3, nd do axes[#axes + 1] = i end
-   local y = affine(ty.normalize(x, axes, {eps = eps}), w, b)
+   local y = ty.normalize(x, axes, {eps = eps, weight = w, bias = b})
    if running_mean == nil and running_var == nil then return y end
    local n = 1
    for _, a in ipairs(axes) do n = n * x.shape[a] end

@@ -37,6 +37,44 @@ TEST(normalize_values)
     ty_release(x); ty_release(y); ty_release(c); ty_release(r); ty_release(xz); ty_release(yz);
 }
 
+TEST(normalize_affine_values)
+{
+    const float v[] = {1, 2, 3, 4, 2, 2, 2, 6};
+    ty_array *x = arr(v, 2, (int64_t[]){2, 4});
+    const float wv[] = {1, 2, 0, -1}, bv[] = {0.5f};
+    ty_array *w = arr(wv, 1, (int64_t[]){4}), *b = arr(bv, 1, (int64_t[]){1});
+    /* y = normalize(x) * w + b, w over the last axis, b a broadcast scalar */
+    ty_array *y = ty_normalize_affine(x, 1, (int[]){-1}, 0.0, false, w, b);
+    double s = 1 / sqrt(1.25), t = 1 / sqrt(3);
+    CHECK_VALUES(y, 1e-6, -1.5 * s + 0.5, -1.0 * s + 0.5, 0.5, -1.5 * s + 0.5, -t + 0.5,
+                 -2 * t + 0.5, 0.5, -3 * t + 0.5);
+    /* weight only, rms, per-row weight (2,1) */
+    const float rv[] = {2, -1};
+    ty_array *wr = arr(rv, 2, (int64_t[]){2, 1});
+    ty_array *r = ty_normalize_affine(x, 2, (int[]){0, 1}, 0.0, true, wr, NULL);
+    double q = 1 / sqrt(78.0 / 8);
+    CHECK_VALUES(r, 1e-6, 2 * q, 4 * q, 6 * q, 8 * q, -2 * q, -2 * q, -2 * q, -6 * q);
+    /* no weight, no bias: ty_normalize */
+    ty_array *n = ty_normalize_affine(x, 1, (int[]){-1}, 0.0, false, NULL, NULL);
+    CHECK(ty_ndim(n) == 2);
+    CHECK_VALUES(n, 1e-6, -1.5 * s, -0.5 * s, 0.5 * s, 1.5 * s, -t, -t, -t, 3 * t);
+    /* gradients of sum(y * c): dw = sum over rows of c y, db = sum(c) */
+    ty_array *yy = ty_normalize_affine(x, 1, (int[]){-1}, 0.0, false, w, b);
+    ty_array *tot = ty_sum(yy, NULL, 0, false);
+    ty_array *ins[2] = {w, b}, *gs[2] = {NULL, NULL};
+    CHECK(ty_vjp(&tot, NULL, 1, ins, 2, gs) == 0);
+    CHECK_VALUES(gs[0], 1e-5, -1.5 * s - t, -0.5 * s - t, 0.5 * s - t, 1.5 * s + 3 * t);
+    CHECK_VALUES(gs[1], 1e-6, 8);
+    /* JVP along the bias: +1 everywhere */
+    const float one[] = {1};
+    ty_array *tb = arr(one, 1, (int64_t[]){1}), *jt = NULL;
+    CHECK(ty_jvp(&yy, 1, &b, &tb, 1, &jt) == 0);
+    CHECK_VALUES(jt, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    ty_release(x); ty_release(w); ty_release(b); ty_release(y); ty_release(wr);
+    ty_release(r); ty_release(n); ty_release(yy); ty_release(tot); ty_release(gs[0]);
+    ty_release(gs[1]); ty_release(tb); ty_release(jt);
+}
+
 TEST(attention_values)
 {
     /* one query, two keys: scores (q.k) * scale = {0, s}; v rows {1,0},{0,1} */
@@ -154,6 +192,22 @@ TEST(vulkan_matches_cpu)
     CHECK(va && vb);
     for (int i = 0; va && vb && i < 3 * 5 * 33; i++) CHECK_NEAR(vb[i], va[i], 1e-5);
     free(va); free(vb);
+    /* affine: the row kernel (vec4 and scalar) and the general one */
+    ty_array *w = ty_random_normal(ty_random_key(8), 1, (int64_t[]){33}, 0, 1, TY_FLOAT32, cpu());
+    ty_array *wv = ty_to_device(w, vk);
+    for (int c = 0; c < 2; c++) {
+        int ax[1] = {c ? 1 : 2};
+        ty_array *ww = c ? NULL : w, *wwv = c ? NULL : wv;
+        ty_array *a1 = ty_normalize_affine(x, 1, ax, 1e-5, c == 1, ww, w);
+        ty_array *a2 = ty_normalize_affine(xv, 1, ax, 1e-5, c == 1, wwv, wv);
+        va = test_values(a1);
+        vb = test_values(a2);
+        CHECK(va && vb);
+        for (int i = 0; va && vb && i < 3 * 5 * 33; i++) CHECK_NEAR(vb[i], va[i], 1e-5);
+        free(va); free(vb);
+        ty_release(a1); ty_release(a2);
+    }
+    ty_release(w); ty_release(wv);
     ty_release(x); ty_release(xv); ty_release(a); ty_release(b); ty_release(o1); ty_release(o2);
 }
 
@@ -164,6 +218,10 @@ TEST(errors)
     CHECK_ERROR(ty_normalize(x, 0, NULL, 1e-5, false), "[normalize] at least one axis");
     CHECK_ERROR(ty_normalize(x, 1, (int[]){2}, 1e-5, false), "[normalize] axis");
     CHECK_ERROR(ty_normalize(x, 1, (int[]){0}, -1, false), "[normalize] eps must be");
+    ty_array *w4 = ty_zeros(1, (int64_t[]){4}, TY_FLOAT32, cpu());
+    CHECK_ERROR(ty_normalize_affine(x, 1, (int[]){1}, 1e-5, false, NULL, w4),
+                "[normalize] bias (4,) does not broadcast to x (2,3)");
+    ty_release(w4);
     ty_array *k = ty_zeros(2, (int64_t[]){2, 4}, TY_FLOAT32, cpu());
     CHECK_ERROR(ty_attention(x, k, k, NULL, 1, false),
                 "[attention] q and k must have the same last axis: q (2,3), k (2,4)");
@@ -181,6 +239,7 @@ TEST(errors)
 void suite_nnops(void)
 {
     RUN(normalize_values);
+    RUN(normalize_affine_values);
     RUN(attention_values);
     RUN(cross_entropy_values);
     RUN(gradients);

@@ -167,6 +167,97 @@ function T.gradients_normalize()
    end, {x}, "normalize second order")
 end
 
+-- the fused affine part: ty.normalize(x, axes, {weight=, bias=}) against the
+-- unfused composition, for weights of several broadcast shapes
+function T.normalize_affine_vs_composition()
+   local function check(x, axes, w, b, rms, what, tol)
+      local want = naive_norm(x, axes, 1e-5, rms)
+      if w then want = want * w end
+      if b then want = want + b end
+      local got = ty.normalize(x, axes, {weight = w, bias = b, rms = rms})
+      h.assert_close(got, want, tol or 2e-5, what)
+   end
+   -- rows of odd and aligned lengths (vec4, scalar, one chunk, many chunks)
+   for _, m in ipairs{1, 3, 4, 7, 64, 100, 1001, 4096} do
+      local x = ty.randn{5, m}
+      local w, b = ty.randn{m}, ty.randn{m}
+      check(x, {2}, w, b, false, "ln " .. m)
+      check(x, {2}, w, nil, true, "rms " .. m)
+      check(x, {2}, nil, b, false, "bias only " .. m)
+   end
+   local x = ty.randn{3, 4, 5, 6}
+   check(x, {3, 4}, ty.randn{5, 6}, ty.randn{5, 6}, false, "two trailing axes")
+   check(x, {4}, ty.randn{4, 1, 6}, ty.randn{1}, false, "weight broadcast over kept axes")
+   check(x, {1, 3, 4}, ty.randn{1, 4, 1, 1}, ty.randn{1, 4, 1, 1}, false, "batch-norm style")
+   check(x, {2, 4}, ty.randn{4, 1, 6}, nil, true, "non-trailing axes")
+   -- non-contiguous x and weight, x at an unaligned offset
+   local xt = ty.swapaxes(x, 2, 4)
+   check(xt, {3, 4}, ty.randn{5, 4}, ty.randn{4}, false, "strided x")
+   check(x, {4}, ty.swapaxes(ty.randn{6, 5}, 1, 2), ty.randn{5, 6}[{{}, {}}], false,
+      "strided weight")
+   local xo = ty.randn{6, 70}[{{}, {2, 69}}]
+   check(xo, {2}, ty.randn{68}, ty.randn{68}, false, "unaligned rows")
+   local xo4 = ty.randn{6, 72}[{{}, {5, 68}}]
+   check(xo4, {2}, ty.randn{64}, ty.randn{64}, false, "offset rows")
+   -- the norm functions: fused vs the composition
+   local xn = ty.randn{2, 6, 3, 5}
+   local c_w, c_b = ty.randn{6}, ty.randn{6}
+   local cv = function(p) return ty.reshape(p, {1, 6, 1, 1}) end
+   h.assert_close(ty.group_norm(xn, 3, {weight = c_w, bias = c_b}),
+      ty.reshape(naive_norm(ty.reshape(xn, {2, 3, 30}), 3, 1e-5), {2, 6, 3, 5}) * cv(c_w) + cv(c_b),
+      2e-5, "group_norm")
+   h.assert_close(ty.group_norm(ty.randn{4, 6}, 2, {weight = c_w}):eval().shape, {4, 6}, 0)
+   h.assert_close(ty.instance_norm(xn, {weight = c_w, bias = c_b}),
+      naive_norm(xn, {3, 4}, 1e-5) * cv(c_w) + cv(c_b), 2e-5, "instance_norm")
+   h.assert_close(ty.batch_norm(xn, nil, nil, {weight = c_w, bias = c_b}),
+      naive_norm(xn, {1, 3, 4}, 1e-5) * cv(c_w) + cv(c_b), 2e-5, "batch_norm")
+   h.assert_close(ty.layer_norm(xn, {3, 5}, {weight = ty.ones{3, 5} * 2, bias = 1}),
+      naive_norm(xn, {3, 4}, 1e-5) * 2 + 1, 2e-5, "layer_norm scalar bias")
+   -- a float16 input with float32 weights computes in float32
+   local x16 = ty.randn{4, 12}:astype("float16")
+   local y16 = ty.layer_norm(x16, 12, {weight = ty.randn{12}})
+   h.assert_dtype(y16, "float32")
+end
+
+function T.normalize_affine_float64()
+   local x = ty.randn({3, 4, 5}, {dtype = "float64"})
+   local w, b = ty.randn({5}, {dtype = "float64"}), ty.randn({4, 5}, {dtype = "float64"})
+   h.assert_close(ty.normalize(x, {3}, {weight = w, bias = b}), naive_norm(x, {3}, 1e-5) * w + b,
+      1e-12)
+   -- a float64 weight promotes a float32 x, as the composition does
+   local y = ty.layer_norm(x:astype("float32"), 5, {weight = w})
+   h.assert_dtype(y, "float64")
+end
+
+function T.gradients_normalize_affine()
+   local x = ty.randn({2, 3, 4}, {dtype = "float64"})
+   local function f64(s) return ty.randn(s, {dtype = "float64"}) end
+   for _, c in ipairs{{{3}, {4}, {4}}, {{2, 3}, {3, 4}, {1}}, {{1, 3}, {3, 1}, {3, 1}},
+                      {{2}, {2, 1, 4}, nil}} do
+      local axes, ws, bs = c[1], c[2], c[3]
+      local w, b = f64(ws), bs and f64(bs) or nil
+      gradcheck(function(z, ww, bb)
+         return ty.normalize(z, axes, {weight = ww, bias = bb})
+      end, {x, w, b}, "normalize affine")
+      gradcheck(function(z, ww) return ty.normalize(z, axes, {weight = ww, rms = true}) end,
+         {x, w}, "rms affine")
+   end
+   local xc = f64{2, 4, 3}
+   gradcheck(function(z, ww, bb) return ty.group_norm(z, 2, {weight = ww, bias = bb}) end,
+      {xc, f64{4}, f64{4}}, "group_norm")
+   gradcheck(function(z, ww, bb) return ty.instance_norm(z, {weight = ww, bias = bb}) end,
+      {xc, f64{4}, f64{4}}, "instance_norm")
+   gradcheck(function(z, ww) return ty.rms_norm(z, 3, {weight = ww}) end, {xc, f64{3}}, "rms_norm")
+   -- second order through the fused node
+   local w = f64{4}
+   gradcheck(function(z, ww)
+      local g = ty.grad(function(u, v)
+         return (ty.layer_norm(u, 4, {weight = v, bias = v}) * ty.sin(u)):sum()
+      end, {1, 2})(z, ww)
+      return ty.concatenate{g[1]:reshape{-1}, g[2]}
+   end, {x, w}, "layer_norm second order")
+end
+
 function T.gradients_attention()
    local q = ty.randn({2, 3, 4}, {dtype = "float64"})
    local k = ty.randn({2, 5, 4}, {dtype = "float64"})
@@ -215,6 +306,39 @@ function T.vulkan_matches_cpu()
    same("normalize long", function(z) return ty.normalize(z, 2) end, {ty.randn{2, 3000}})
    same("normalize longer", function(z) return ty.normalize(z, 2) end, {ty.randn{2, 9000}})
    same("rms longer", function(z) return ty.normalize(z, {1, 3}, {rms = true}) end, {ty.randn{30, 2, 300}})
+   -- fused weight and bias: the row kernel (vec4, scalar: odd lengths,
+   -- unaligned rows, float16), the most it holds, and the general kernel
+   local function ln(z, w, b) return ty.layer_norm(z, {w.shape[1]}, {weight = w, bias = b}) end
+   for _, m in ipairs{1, 3, 8, 61, 64, 1000, 4096, 16384, 16388, 20000} do
+      same("ln " .. m, ln, {ty.randn{3, m}, ty.randn{m}, ty.randn{m}}, 2e-5)
+   end
+   -- one weight or bias value per row, mixed with per-element ones
+   for _, m in ipairs{7, 64} do
+      same("row weight " .. m, function(z, w, b) return ty.normalize(z, 2, {weight = w, bias = b}) end,
+         {ty.randn{5, m}, ty.randn{5, 1}, ty.randn{m}})
+      same("row bias " .. m, function(z, w, b) return ty.normalize(z, 2, {weight = w, bias = b}) end,
+         {ty.randn{5, m}, ty.randn{m}, ty.randn{5, 1}})
+   end
+   same("rms w", function(z, w) return ty.rms_norm(z, 50, {weight = w}) end,
+      {ty.randn{7, 50}, ty.randn{50}})
+   same("ln unaligned", function(z, w, b) return ln(z[{{}, {2, 65}}], w, b) end,
+      {ty.randn{4, 66}, ty.randn{64}, ty.randn{64}})
+   same("ln strided", function(z, w, b) return ln(ty.swapaxes(z, 1, 2), w, b) end,
+      {ty.randn{16, 5}, ty.randn{16}, ty.randn{16}})
+   same("ln f16", function(z, w, b)
+      return ln(z:astype("float16"), w:astype("float16"), b:astype("float16")):astype("float32")
+   end, {ty.randn{3, 40}, ty.randn{40}, ty.randn{40}}, 1e-2)
+   local c_w, c_b = ty.randn{6}, ty.randn{6}
+   same("group_norm", function(z, w, b) return ty.group_norm(z, 3, {weight = w, bias = b}) end,
+      {ty.randn{2, 6, 4, 5}, c_w, c_b})
+   same("instance_norm", function(z, w, b) return ty.instance_norm(z, {weight = w, bias = b}) end,
+      {ty.randn{2, 6, 7}, c_w, c_b})
+   same("batch_norm", function(z, w, b) return ty.batch_norm(z, nil, nil, {weight = w, bias = b}) end,
+      {ty.randn{3, 6, 7}, c_w, c_b})
+   same("ln grad", function(z, w, b)
+      local g = ty.grad(function(u, v, c) return (ln(u, v, c) * u):sum() end, {1, 2, 3})(z, w, b)
+      return ty.concatenate{g[1]:reshape{-1}, g[2], g[3]}
+   end, {ty.randn{6, 12}, ty.randn{12}, ty.randn{12}}, 1e-4)
    local q, k, v = ty.randn{2, 3, 5, 4}, ty.randn{2, 3, 7, 4}, ty.randn{2, 3, 7, 6}
    local sdpa = ty.scaled_dot_product_attention
    same("att", function(a, b, c) return sdpa(a, b, c) end, {q, k, v})
@@ -253,6 +377,10 @@ function T.errors()
    h.assert_error(function() ty.normalize(x, 3) end, "axis 3 is out of range")
    h.assert_error(function() ty.normalize(x, 1, {foo = 1}) end, "[normalize] unknown option 'foo'")
    h.assert_error(function() ty.layer_norm(x, {4}) end, "[layer_norm] expected input (...,4), got (2,3)")
+   h.assert_error(function() ty.normalize(x, 2, {weight = ty.ones{2}}) end,
+      "[normalize] weight (2,) does not broadcast to x (2,3)")
+   h.assert_error(function() ty.layer_norm(x, 3, {bias = ty.ones{4}}) end,
+      "[normalize] bias (4,) does not broadcast to x (2,3)")
    h.assert_error(function() ty.group_norm(ty.randn{2, 6, 3}, 4) end,
       "[group_norm] 6 channels of input (2,6,3) cannot be split into 4 groups")
    h.assert_error(function() ty.batch_norm(ty.randn{2, 3}, ty.zeros{4}, ty.ones{4}) end,
@@ -273,6 +401,7 @@ function T.errors()
 end
 
 -- float64 checks run on the CPU whatever the default device
-for _, name in ipairs{"normalize_vs_naive", "attention_vs_torch_and_naive", "gradients_normalize", "gradients_attention", "gradients_cross_entropy"} do T[name] = h.on_cpu(T[name]) end
+for _, name in ipairs{"normalize_vs_naive", "attention_vs_torch_and_naive", "gradients_normalize",
+                      "normalize_affine_float64", "gradients_normalize_affine", "gradients_attention", "gradients_cross_entropy"} do T[name] = h.on_cpu(T[name]) end
 
 return T

@@ -7,29 +7,8 @@
 local ty = require "tycho"
 local nn = ty.nn
 
-local scale = 1
-if arg and arg[1] == "--scale" then scale = tonumber(arg[2]) end
-
-local function median(t)
-   table.sort(t)
-   local n = #t
-   return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
-
-local function time(build, reps)
-   ty.eval(build())
-   local t = {}
-   for _ = 1, reps do
-      local s = ty.time()
-      ty.eval(build())
-      t[#t + 1] = ty.time() - s
-   end
-   return median(t)
-end
-
-local function report(name, seconds, value, unit)
-   print(string.format("%s\t%.6g\t%.4g\t%s", name, seconds, value, unit))
-end
+local U = dofile(((arg and arg[0] or ""):match("^(.*)/") or ".") .. "/vk_util.lua")
+local scale, time, report = U.scale, U.time, U.report
 
 local key = 0
 local function randn(shape)

@@ -3,42 +3,16 @@
 (or the CPU when CUDA is absent), same output format:
     name<TAB>median_seconds<TAB>value<TAB>unit
 TF32 is off, so float32 convolutions and matmuls are true float32 as in tycho."""
-import statistics
-import sys
-import time
-
 import torch
 import torch.nn.functional as F
 
-scale = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[1] == "--scale" else 1
-dev = "cuda" if torch.cuda.is_available() else "cpu"
+from peer_util import dev, print_device, report, scale, timed
+
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 torch.backends.cudnn.benchmark = True
 
-
-def sync():
-    if dev == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, reps):
-    fn()
-    sync()
-    t = []
-    for _ in range(reps):
-        s = time.perf_counter()
-        fn()
-        sync()
-        t.append(time.perf_counter() - s)
-    return statistics.median(t)
-
-
-def report(name, s, value, unit):
-    print("%s\t%.6g\t%.4g\t%s" % (name, s, value, unit))
-
-
-print("#device\t%s" % (torch.cuda.get_device_name() if dev == "cuda" else "cpu"))
+print_device()
 n = max(1, 32 // scale)
 for name, cin, cout, hw, k, stride, pad in [("conv3x3_128_56", 128, 128, 56, 3, 1, 1),
                                             ("conv1x1_256_28", 256, 256, 28, 1, 1, 0),

@@ -6,34 +6,8 @@
 -- Output lines: name<TAB>median_seconds<TAB>value<TAB>unit
 local ty = require "tycho"
 
-local scale = 1
-if arg and arg[1] == "--scale" then scale = tonumber(arg[2]) end
-
-local function median(t)
-   table.sort(t)
-   local n = #t
-   return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
-
--- Forces x; ty.eval returns once the device has finished (fence).
-local function sync(x)
-   ty.eval(x)
-end
-
-local function time(build, reps)
-   sync(build())
-   local t = {}
-   for _ = 1, reps do
-      local s = ty.time()
-      sync(build())
-      t[#t + 1] = ty.time() - s
-   end
-   return median(t)
-end
-
-local function report(name, seconds, value, unit)
-   print(string.format("%s\t%.6g\t%.4g\t%s", name, seconds, value, unit))
-end
+local U = dofile(((arg and arg[0] or ""):match("^(.*)/") or ".") .. "/vk_util.lua")
+local scale, time, report = U.scale, U.time, U.report
 
 print("#device\t" .. ty.default_device())
 local n = (256 * 1024 * 1024) // scale

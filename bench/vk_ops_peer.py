@@ -2,38 +2,11 @@
 """bench/vk_ops_peer.py -- the cases of bench/vk_ops.lua in PyTorch on CUDA
 (or the CPU when CUDA is absent), same output format:
     name<TAB>median_seconds<TAB>value<TAB>unit"""
-import statistics
-import sys
-import time
-
 import torch
 
-scale = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[1] == "--scale" else 1
-dev = "cuda" if torch.cuda.is_available() else "cpu"
+from peer_util import dev, print_device, report, scale, timed
 
-
-def sync():
-    if dev == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, reps):
-    fn()
-    sync()
-    t = []
-    for _ in range(reps):
-        s = time.perf_counter()
-        fn()
-        sync()
-        t.append(time.perf_counter() - s)
-    return statistics.median(t)
-
-
-def report(name, s, value, unit):
-    print("%s\t%.6g\t%.4g\t%s" % (name, s, value, unit))
-
-
-print("#device\t%s" % (torch.cuda.get_device_name() if dev == "cuda" else "cpu"))
+print_device()
 n = (256 * 1024 * 1024) // scale
 a = torch.rand(n, device=dev)
 b = torch.rand(n, device=dev)

@@ -194,21 +194,41 @@ static int conv_opts_index(lua_State *L, const char *fname, int *bias_pos)
     return opts;
 }
 
+/* The arguments of conv and conv_transpose: x (batched: a->x; as given:
+ * a->x0), w of nsp + 2 dims laid out as (wdims, k...), the bias (third or in
+ * the options) and the options (allowed: their names). */
+typedef struct {
+    const char *fname;
+    int nsp, opts, bias_pos;
+    ty_array *x0, *x, *w;
+    bool unb;
+} conv_args;
+
+static void conv_args_get(lua_State *L, conv_args *a, const char *allowed, const char *wdims)
+{
+    a->fname = lty_arg_fname(L);
+    a->nsp = name_nsp(a->fname);
+    a->x0 = lty_arg_array(L, 1, NULL);
+    a->w = lty_arg_array(L, 2, a->x0);
+    a->opts = conv_opts_index(L, a->fname, &a->bias_pos);
+    lty_arg_check_opts(L, a->opts, a->fname, allowed);
+    a->x = batched(L, a->x0, a->nsp, a->fname, layout_of(a->nsp), &a->unb);
+    if (ty_ndim(a->w) != a->nsp + 2) {
+        char sx[64], sw[64];
+        luaL_error(L, "[%s] expected weight (%s,%s), got %s (input %s)", a->fname, wdims,
+                   a->nsp == 1 ? "kL" : a->nsp == 2 ? "kH,kW" : "kD,kH,kW", shp(a->w, sw),
+                   shp(a->x0, sx));
+    }
+}
+
 static int l_conv(lua_State *L)
 {
-    const char *fname = lty_arg_fname(L);
-    int nsp = name_nsp(fname);
-    ty_array *x0 = lty_arg_array(L, 1, NULL);
-    ty_array *w = lty_arg_array(L, 2, x0);
-    int bias_pos, opts = conv_opts_index(L, fname, &bias_pos);
-    lty_arg_check_opts(L, opts, fname, "bias stride padding dilation groups");
+    conv_args a;
+    conv_args_get(L, &a, "bias stride padding dilation groups", "C_out,C_in/groups");
+    const char *fname = a.fname;
+    int nsp = a.nsp, opts = a.opts;
+    ty_array *x0 = a.x0, *x = a.x, *w = a.w;
     char sx[64], sw[64];
-    bool unb;
-    ty_array *x = batched(L, x0, nsp, fname, layout_of(nsp), &unb);
-    if (ty_ndim(w) != nsp + 2)
-        luaL_error(L, "[%s] expected weight (C_out,C_in/groups,%s), got %s (input %s)", fname,
-                   nsp == 1 ? "kL" : nsp == 2 ? "kH,kW" : "kD,kH,kW", shp(w, sw),
-                   shp(x0, sx));
     ty_conv_opts o;
     memset(&o, 0, sizeof o);
     spatial(L, opts, fname, "stride", nsp, 1, o.stride);
@@ -247,8 +267,8 @@ static int l_conv(lua_State *L)
                    "(C_out,%I,...) with C_out divisible by groups)", fname, shp(w, sw),
                    shp(x0, sx), o.groups, (lua_Integer)(C / o.groups));
     ty_array *y = push_named(L, ty_conv_general(x, w, &o), fname);
-    y = add_bias(L, y, opts, bias_pos, fname, nsp);
-    unbatch(L, y, unb, fname);
+    y = add_bias(L, y, opts, a.bias_pos, fname, nsp);
+    unbatch(L, y, a.unb, fname);
     return 1;
 }
 
@@ -256,19 +276,13 @@ static int l_conv(lua_State *L)
 
 static int l_conv_transpose(lua_State *L)
 {
-    const char *fname = lty_arg_fname(L);
-    int nsp = name_nsp(fname);
-    ty_array *x0 = lty_arg_array(L, 1, NULL);
-    ty_array *w = lty_arg_array(L, 2, x0);
-    int bias_pos, opts = conv_opts_index(L, fname, &bias_pos);
-    lty_arg_check_opts(L, opts, fname, "bias stride padding output_padding dilation groups");
+    conv_args a;
+    conv_args_get(L, &a, "bias stride padding output_padding dilation groups",
+                  "C_in,C_out/groups");
+    const char *fname = a.fname;
+    int nsp = a.nsp, opts = a.opts;
+    ty_array *x0 = a.x0, *x = a.x, *w = a.w;
     char sx[64], sw[64];
-    bool unb;
-    ty_array *x = batched(L, x0, nsp, fname, layout_of(nsp), &unb);
-    if (ty_ndim(w) != nsp + 2)
-        luaL_error(L, "[%s] expected weight (C_in,C_out/groups,%s), got %s (input %s)", fname,
-                   nsp == 1 ? "kL" : nsp == 2 ? "kH,kW" : "kD,kH,kW", shp(w, sw),
-                   shp(x0, sx));
     int64_t stride[3], pad[3], opad[3], dil[3];
     spatial(L, opts, fname, "stride", nsp, 1, stride);
     spatial(L, opts, fname, "padding", nsp, 0, pad);
@@ -313,8 +327,8 @@ static int l_conv_transpose(lua_State *L)
     for (int d = 2; d < nd; d++) s4[d] = ty_shape(w)[d];
     ty_array *ws = push_named(L, ty_reshape(wt, nd, s4), fname);
     ty_array *y = push_named(L, ty_conv_general(x, ws, &o), fname);
-    y = add_bias(L, y, opts, bias_pos, fname, nsp);
-    unbatch(L, y, unb, fname);
+    y = add_bias(L, y, opts, a.bias_pos, fname, nsp);
+    unbatch(L, y, a.unb, fname);
     return 1;
 }
 

@@ -282,43 +282,20 @@ function M.model(model, path, opts)
       for _, m in ipairs(leaves) do
          for _, o in ipairs(info[m].outs or {}) do producer[ty.array_id(o)] = info[m].id end
       end
-      local limit = opts.max_walk or 200000
-      for _, m in ipairs(leaves) do
-         local rec = info[m]
-         for _, x in ipairs(rec.ins or {}) do
-            -- walk back through the ops between producers and this input
-            local stack, seen, steps = {x}, {}, 0
-            while #stack > 0 and steps < limit do
-               local a = table.remove(stack)
-               local id = ty.array_id(a)
-               if not seen[id] then
-                  seen[id] = true
-                  steps = steps + 1
-                  local p = producer[id]
-                  if p and p ~= rec.id then
-                     edge(p, rec.id, shape_x(a))
-                  elseif not p then
-                     local node = ty.node(a)
-                     if node then
-                        for _, inp in ipairs(node.inputs) do stack[#stack + 1] = inp end
-                     end
-                  end
-               end
-            end
-         end
-      end
-      if final then
-         lines[#lines + 1] = fmt('  out [label=%s, shape=ellipse, fillcolor="#ffffff"];',
-                                 q("output\n" .. shape_t(final.shape)))
-         local stack, seen = {final}, {}
-         while #stack > 0 do
+      -- walks back from array x through the ops (at most limit arrays) to the
+      -- producers' outputs, drawing an edge from each producer to node `to`
+      local function link_back(x, to, limit)
+         local stack, seen, steps = {x}, {}, 0
+         while #stack > 0 and steps < limit do
             local a = table.remove(stack)
             local id = ty.array_id(a)
             if not seen[id] then
                seen[id] = true
-               if producer[id] then
-                  edge(producer[id], "out", shape_x(a))
-               else
+               steps = steps + 1
+               local p = producer[id]
+               if p and p ~= to then
+                  edge(p, to, shape_x(a))
+               elseif not p then
                   local node = ty.node(a)
                   if node then
                      for _, inp in ipairs(node.inputs) do stack[#stack + 1] = inp end
@@ -326,6 +303,16 @@ function M.model(model, path, opts)
                end
             end
          end
+      end
+      local limit = opts.max_walk or 200000
+      for _, m in ipairs(leaves) do
+         local rec = info[m]
+         for _, x in ipairs(rec.ins or {}) do link_back(x, rec.id, limit) end
+      end
+      if final then
+         lines[#lines + 1] = fmt('  out [label=%s, shape=ellipse, fillcolor="#ffffff"];',
+                                 q("output\n" .. shape_t(final.shape)))
+         link_back(final, "out", math.huge)
       end
    else
       -- no example input: chain the children of each container in order

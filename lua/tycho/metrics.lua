@@ -1,7 +1,8 @@
 -- tycho.metrics -- ty.metrics: classification and regression metrics, as
 -- functions (returning 0-d arrays, lazy where possible) and as streaming
--- objects (m:update(pred, target), m:compute() -> number, m:reset(), m.name)
--- whose accumulators are lazy arrays (no device sync per batch; see
+-- objects (m:update(pred, target), m:compute() -> number, m:reset(), m.name;
+-- m:value_shape() is nil for those whose compute() is a number, else the
+-- shape it gives, e.g. '(C,C)' for ConfusionMatrix) whose accumulators are lazy arrays (no device sync per batch; see
 -- Metric:state()).
 --
 -- Conventions
@@ -454,20 +455,22 @@ local function rank_metric(fname, which, pred, target, opts)
                        shape_str(pred)), 3)
 end
 
-function M.auroc(pred, target, opts)
-   return rank_metric("metrics.auroc", "auroc", pred, target, opts)
+-- ty.metrics.auroc and ty.metrics.average_precision (which: "auroc" or "ap")
+local function rank_fn(name, which)
+   local fname = "metrics." .. name
+   M[name] = function(pred, target, opts) return rank_metric(fname, which, pred, target, opts) end
+   return M[name]
 end
-doc(M.auroc, "ty.metrics.auroc(pred, target, [{average='macro'}]) -> number\n" ..
+
+doc(rank_fn("auroc", "auroc"), "ty.metrics.auroc(pred, target, [{average='macro'}]) -> number\n" ..
    "  Area under the ROC curve (ties averaged, as scikit-learn's roc_auc_score).\n" ..
    "  Binary: pred (N,) scores, target 0/1. Multi-class: pred (N,C) scores,\n" ..
    "  target labels 1..C, one-vs-rest averaged over the classes with positive and\n" ..
    "  negative examples ('macro', 'weighted' by support, or 'none': a (C,)\n" ..
    "  array, NaN where undefined). Evaluates its inputs (sorts on the host).")
 
-function M.average_precision(pred, target, opts)
-   return rank_metric("metrics.average_precision", "ap", pred, target, opts)
-end
-doc(M.average_precision, "ty.metrics.average_precision(pred, target, [{average='macro'}]) " ..
+doc(rank_fn("average_precision", "ap"),
+    "ty.metrics.average_precision(pred, target, [{average='macro'}]) " ..
    "-> number\n" ..
    "  Area under the precision-recall curve as scikit-learn's\n" ..
    "  average_precision_score (sum of (R_k - R_{k-1}) P_k over thresholds).\n" ..
@@ -599,6 +602,16 @@ end
 
 function Metric:_init() end
 
+-- nil when compute() gives a number; else the shape of what it gives ('(C,)',
+-- '(C,C)'; C is num_classes when known). ty.train.fit refuses the latter.
+function Metric:value_shape() return nil end
+
+-- '(C,)' (C = num_classes when known) for average='none', else nil.
+local function per_class_shape(self)
+   if (self.opts and self.opts.average) ~= "none" then return nil end
+   return "(" .. tostring(self.num_classes or "C") .. ",)"
+end
+
 -- Adds x to accumulator field k (lazy; evaluated every FLUSH_EVERY updates).
 function Metric:_acc(k, x)
    if self[k] == nil then self[k] = x else self[k] = self[k] + x end
@@ -710,6 +723,7 @@ local function prf_class(kind)
       self._fields = {"cm"}
    end
    function cls:update(pred, target) cm_update(self, fname, pred, target) end
+   cls.value_shape = per_class_shape
    function cls:compute()
       if not self.cm then return 0 end
       local avg = self.binary and (self.opts.average or "binary") or self.opts.average or "macro"
@@ -731,6 +745,10 @@ function M.ConfusionMatrix:_init(opts)
    self.num_classes = self.opts.num_classes
    self.class_names = self.opts.class_names
    self._fields = {"cm"}
+end
+function M.ConfusionMatrix:value_shape()
+   local c = tostring(self.num_classes or "C")
+   return "(" .. c .. "," .. c .. ")"
 end
 function M.ConfusionMatrix:update(pred, target)
    cm_update(self, "metrics.ConfusionMatrix", pred, target)
@@ -775,6 +793,7 @@ local function rank_class(name, fn)
       self.opts = check_opts("metrics." .. name, opts, set{"average"})
       self._fields = {}
    end
+   cls.value_shape = per_class_shape
    function cls:reset()
       self.preds, self.targets = {}, {}
       self.count, self._pending = 0, 0

@@ -9,6 +9,7 @@
 -- Everything here is lazy: constructing a module draws its parameters as
 -- random-number nodes that nothing evaluates, and forward only builds graphs.
 local ty = require "tycho"
+local ty_tree = require "tycho.tree"
 
 local M = ty.nn or {}
 ty.nn = M
@@ -175,18 +176,9 @@ function Module:type_name()
    return getmetatable(self).__name
 end
 
--- Ordered keys of a plain table: integers ascending, then strings sorted.
-local function table_keys(t)
-   local ints, strs = {}, {}
-   for k in pairs(t) do
-      if math.type(k) == "integer" then ints[#ints + 1] = k
-      elseif type(k) == "string" then strs[#strs + 1] = k end
-   end
-   table.sort(ints)
-   table.sort(strs)
-   for _, k in ipairs(strs) do ints[#ints + 1] = k end
-   return ints
-end
+-- Ordered keys of a plain table: integers ascending, then strings sorted
+-- (other keys left out).
+local function table_keys(t) return ty_tree.keys(t, "skip") end
 
 -- The module's own fields in assignment order (non-nil values only).
 local function field_keys(m)
@@ -468,72 +460,60 @@ function Module:eval()
    return self:train(false)
 end
 
--- Glob-like matching of dotted names: '*' matches any run of characters; a
--- pattern also matches every name below it ("fc1" matches "fc1.weight").
-local function glob_to_lua(p)
-   local s = p:gsub("[%^%$%(%)%%%.%[%]%+%-%?]", "%%%0"):gsub("%*", ".*")
-   return "^" .. s .. "$"
-end
-
+-- Glob matching of dotted names (ty.tree.match_name): '*' matches any run of
+-- characters; a pattern also matches every name below it ("fc1" matches
+-- "fc1.weight"). The optimizers' match= uses the same.
 local function name_matches(name, patterns)
    for _, p in ipairs(patterns) do
-      local lp = glob_to_lua(p)
-      if name:match(lp) then return true end
-      -- prefix: any leading dotted part
-      local acc = nil
-      for part in name:gmatch("[^.]+") do
-         acc = acc and (acc .. "." .. part) or part
-         if acc ~= name and acc:match(lp) then return true end
-      end
+      if ty_tree.match_name(p, name) then return true end
    end
    return false
 end
 
-local function patterns_arg(fname, self, p)
+-- The patterns of freeze/unfreeze as a list (nil: all); level: of the error.
+local function patterns_arg(fname, self, p, level)
    if p == nil then return nil end
    if type(p) == "string" then return {p} end
    if type(p) == "table" and not is_array(p) then
-      if p.patterns then return patterns_arg(fname, self, p.patterns) end
+      if p.patterns then return patterns_arg(fname, self, p.patterns, level) end
       if #p == 0 then return nil end
       for i, s in ipairs(p) do
          if type(s) ~= "string" then
-            error(fmt("[%s] pattern %d must be a string, got %s", fname, i, type(s)), 3)
+            error(fmt("[%s] pattern %d must be a string, got %s", fname, i, type(s)), level)
          end
       end
       return p
    end
-   error(fmt("[%s] patterns must be a string or a list of strings, got %s", fname, type(p)), 3)
+   error(fmt("[%s] patterns must be a string or a list of strings, got %s", fname, type(p)),
+         level)
 end
 
-local function set_frozen(self, patterns, value)
+-- m:freeze / m:unfreeze (verb) of the parameters matching patterns (all
+-- when nil); errors (at the caller of m:verb) when patterns match none.
+local function set_frozen(self, verb, patterns, value)
+   local fname = self:type_name() .. ":" .. verb
+   local p = patterns_arg(fname, self, patterns, 4)
    local count = 0
    walk(self, function(k, info)
-      if k == "param" and (patterns == nil or name_matches(info.name, patterns)) then
+      if k == "param" and (p == nil or name_matches(info.name, p)) then
          rawget(info.owner, "_frozen")[info.path] = value or nil
          count = count + 1
       end
    end)
-   return count
+   if p and count == 0 then
+      error(fmt("[%s] no parameter matches %s", fname, table.concat(p, ", ")), 3)
+   end
+   return self
 end
 
 function Module:freeze(patterns)
-   local p = patterns_arg(self:type_name() .. ":freeze", self, patterns)
-   local n = set_frozen(self, p, true)
-   if p and n == 0 then
-      error(fmt("[%s:freeze] no parameter matches %s", self:type_name(),
-                table.concat(p, ", ")), 2)
-   end
-   return self
+   local m = set_frozen(self, "freeze", patterns, true)
+   return m
 end
 
 function Module:unfreeze(patterns)
-   local p = patterns_arg(self:type_name() .. ":unfreeze", self, patterns)
-   local n = set_frozen(self, p, false)
-   if p and n == 0 then
-      error(fmt("[%s:unfreeze] no parameter matches %s", self:type_name(),
-                table.concat(p, ", ")), 2)
-   end
-   return self
+   local m = set_frozen(self, "unfreeze", patterns, false)
+   return m
 end
 
 -- Whether the parameter with dotted name `name` is frozen.
@@ -932,6 +912,15 @@ local function check_array(name, x, what)
    end
 end
 
+-- An input of shape s must be (..., dim), or (..., L, dim) when seq; level: of
+-- the error, as the caller's own.
+local function check_last_dim(name, s, dim, seq, level)
+   if #s < (seq and 2 or 1) or s[#s] ~= dim then
+      error(fmt("[%s] expected input (...,%s%d), got %s", name, seq and "L," or "", dim,
+                shape_str(s)), level + 1)
+   end
+end
+
 local function fmt_num(v)
    if type(v) == "number" then
       if math.type(v) == "integer" then return tostring(v) end
@@ -1051,9 +1040,7 @@ end
 function Linear:forward(x)
    check_array("Linear", x)
    local s = x.shape
-   if #s == 0 or s[#s] ~= self.in_features then
-      error(fmt("[Linear] expected input (...,%d), got %s", self.in_features, shape_str(s)), 3)
-   end
+   check_last_dim("Linear", s, self.in_features, false, 3)
    local y = ty.matmul(x, self.weight.T)
    if self.bias then y = y + self.bias end
    return y
@@ -1289,9 +1276,7 @@ end
 function Embedding:as_linear(x)
    check_array("Embedding:as_linear", x)
    local s = x.shape
-   if #s == 0 or s[#s] ~= self.embedding_dim then
-      error(fmt("[Embedding] expected input (...,%d), got %s", self.embedding_dim, shape_str(s)), 2)
-   end
+   check_last_dim("Embedding", s, self.embedding_dim, false, 2)
    return ty.matmul(x, self.weight.T)
 end
 function Embedding:extra_repr()
@@ -1314,9 +1299,7 @@ end
 function LayerScale:forward(x)
    check_array("LayerScale", x)
    local s = x.shape
-   if #s == 0 or s[#s] ~= self.dim then
-      error(fmt("[LayerScale] expected input (...,%d), got %s", self.dim, shape_str(s)), 3)
-   end
+   check_last_dim("LayerScale", s, self.dim, false, 3)
    return x * self.gamma
 end
 function LayerScale:extra_repr() return fmt("dim=%d, init_values=%g", self.dim, self.init_values) end
@@ -1351,10 +1334,7 @@ end
 function SPE:forward(x, opts)
    check_array("SinusoidalPositionalEncoding", x)
    local s = x.shape
-   if #s < 2 or s[#s] ~= self.dim then
-      error(fmt("[SinusoidalPositionalEncoding] expected input (...,L,%d), got %s", self.dim,
-                shape_str(s)), 3)
-   end
+   check_last_dim("SinusoidalPositionalEncoding", s, self.dim, true, 3)
    local offset = check_offset("SinusoidalPositionalEncoding",
                                options("SinusoidalPositionalEncoding", opts, 3, "offset").offset or 0)
    local t = sinusoid_table(s[#s - 1], self.dim, offset, self.base, x.dtype, x.device)
@@ -1382,10 +1362,7 @@ function LPE:forward(x, opts)
    local s = x.shape
    local offset = check_offset("LearnedPositionalEncoding",
                                options("LearnedPositionalEncoding", opts, 3, "offset").offset or 0)
-   if #s < 2 or s[#s] ~= self.dim then
-      error(fmt("[LearnedPositionalEncoding] expected input (...,L,%d), got %s", self.dim,
-                shape_str(s)), 3)
-   end
+   check_last_dim("LearnedPositionalEncoding", s, self.dim, true, 3)
    local L = s[#s - 1]
    if offset + L > self.max_len then
       error(fmt("[LearnedPositionalEncoding] positions %d..%d exceed max_len %d", offset + 1,

@@ -1071,6 +1071,29 @@ local function clone_layers(name, layer, n, cls)
    return layers
 end
 
+-- TransformerEncoder/Decoder: num_layers copies of layer (of class
+-- layer_cls), then the optional norm.
+local function init_stack(self, name, layer, num_layers, opts, layer_cls)
+   opts = opts_of(name, opts, "norm")
+   self.layers = clone_layers(name, layer, num_layers, layer_cls)
+   self.num_layers = #self.layers
+   if opts.norm ~= nil then self.norm = opts.norm end
+end
+
+-- x through the layers, step(layer, x, layer_cache) -> x[, new layer_cache]
+-- each, then the norm; with a cache (the list of the layers' caches) also the
+-- new cache.
+local function run_stack(self, name, x, cache_opt, step)
+   local cache = stack_cache(name, cache_opt)
+   for i, layer in ipairs(self.layers) do
+      local c = cache and (cache[i] or {})
+      if cache then x, cache[i] = step(layer, x, c) else x = step(layer, x, c) end
+   end
+   if self.norm then x = self.norm(x) end
+   if cache then return x, cache end
+   return x
+end
+
 do
    local C = class("TransformerEncoder", [[
 ty.nn.TransformerEncoder(encoder_layer, num_layers, [{norm=nil}]) -> module
@@ -1082,24 +1105,17 @@ m:forward(src, [{mask=, src_key_padding_mask=, is_causal=false, cache=}]) -> out
   cache: a list of the layers' key/value caches ({} to start) for decoding
   one step at a time with is_causal=true.]])
    function C:init(encoder_layer, num_layers, opts)
-      opts = opts_of("TransformerEncoder", opts, "norm")
-      self.layers = clone_layers("TransformerEncoder", encoder_layer, num_layers, nn.TransformerEncoderLayer)
-      self.num_layers = #self.layers
-      if opts.norm ~= nil then self.norm = opts.norm end
+      init_stack(self, "TransformerEncoder", encoder_layer, num_layers, opts,
+                 nn.TransformerEncoderLayer)
    end
    function C:extra_repr() return "num_layers=" .. self.num_layers end
    function C:forward(src, opts)
       opts = opts_of("TransformerEncoder", opts, "mask src_mask src_key_padding_mask is_causal cache")
-      local cache = stack_cache("TransformerEncoder", opts.cache)
-      local x = src
-      for i, layer in ipairs(self.layers) do
-         local o = {src_mask = opts.mask or opts.src_mask, src_key_padding_mask = opts.src_key_padding_mask,
-                    is_causal = opts.is_causal, cache = cache and (cache[i] or {})}
-         if cache then x, cache[i] = layer(x, o) else x = layer(x, o) end
-      end
-      if self.norm then x = self.norm(x) end
-      if cache then return x, cache end
-      return x
+      return run_stack(self, "TransformerEncoder", src, opts.cache, function(layer, x, c)
+         return layer(x, {src_mask = opts.mask or opts.src_mask,
+                          src_key_padding_mask = opts.src_key_padding_mask,
+                          is_causal = opts.is_causal, cache = c})
+      end)
    end
 end
 
@@ -1112,25 +1128,18 @@ m:forward(tgt, memory, [{tgt_mask=, memory_mask=, tgt_key_padding_mask=, memory_
   cache: a list of the layers' self-attention caches ({} to start) for
   generation one token at a time with tgt_is_causal=true.]])
    function C:init(decoder_layer, num_layers, opts)
-      opts = opts_of("TransformerDecoder", opts, "norm")
-      self.layers = clone_layers("TransformerDecoder", decoder_layer, num_layers, nn.TransformerDecoderLayer)
-      self.num_layers = #self.layers
-      if opts.norm ~= nil then self.norm = opts.norm end
+      init_stack(self, "TransformerDecoder", decoder_layer, num_layers, opts,
+                 nn.TransformerDecoderLayer)
    end
    function C:extra_repr() return "num_layers=" .. self.num_layers end
    function C:forward(tgt, memory, opts)
       opts = opts_of("TransformerDecoder", opts, "tgt_mask tgt_key_padding_mask tgt_is_causal memory_mask memory_key_padding_mask memory_is_causal cache")
-      local cache = stack_cache("TransformerDecoder", opts.cache)
-      local x = tgt
-      for i, layer in ipairs(self.layers) do
+      return run_stack(self, "TransformerDecoder", tgt, opts.cache, function(layer, x, c)
          local o = {}
          for k, v in pairs(opts) do o[k] = v end
-         o.cache = cache and (cache[i] or {})
-         if cache then x, cache[i] = layer(x, memory, o) else x = layer(x, memory, o) end
-      end
-      if self.norm then x = self.norm(x) end
-      if cache then return x, cache end
-      return x
+         o.cache = c
+         return layer(x, memory, o)
+      end)
    end
 end
 

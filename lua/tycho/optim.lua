@@ -19,10 +19,12 @@
 --
 -- Per-parameter groups: `groups = { {match=..., <options>}, ... }`; a
 -- parameter takes the options of the first group whose `match` accepts its
--- dotted name ("fc1.weight", "layers.2.bias"): a Lua pattern (string.find),
--- a list of patterns (any), or a function(name, param) -> boolean. Others use
--- the optimizer's options.
+-- dotted name ("fc1.weight", "layers.2.bias"): a glob pattern as m:freeze's
+-- ('*' any characters; "fc1" also matches the names below it, "fc1.weight";
+-- ty.tree.match_name), a list of patterns (any), or a function(name, param)
+-- -> boolean. Others use the optimizer's options.
 local ty = require "tycho"
+local ty_tree = require "tycho.tree"
 
 local M = ty.optim or {}
 ty.optim = M
@@ -50,18 +52,10 @@ end
 ------------------------------------------------------------------------ trees
 
 -- The keys of t in ty.tree order (integers ascending, then strings sorted).
-local function ordered_keys(t)
-   local ints, strs = {}, {}
-   for k in pairs(t) do
-      if math.type(k) == "integer" then ints[#ints + 1] = k
-      elseif type(k) == "string" then strs[#strs + 1] = k
-      else error(fmt("[optim] unsupported key %s in a parameter tree", tostring(k)), 0) end
-   end
-   table.sort(ints)
-   table.sort(strs)
-   for _, k in ipairs(strs) do ints[#ints + 1] = k end
-   return ints
+local function unsupported_key(k)
+   error(fmt("[optim] unsupported key %s in a parameter tree", tostring(k)), 0)
 end
+local function ordered_keys(t) return ty_tree.keys(t, unsupported_key) end
 
 -- Leaves of a tree with dotted names, in ty.tree.flatten order.
 local function named_leaves(t, prefix, names, leaves)
@@ -175,42 +169,31 @@ local function lr_at(lr, t)
    return lr
 end
 
--- Errors unless match is a valid Lua pattern, a list of them, or a function.
+-- Errors unless match is a glob pattern (string), a list of them, or a function.
 local function check_match(fname, what, match, level)
    local list = type(match) == "string" and {match} or
       (type(match) == "table" and not is_callable(match) and match) or nil
    if list == nil then
       if match == nil or is_callable(match) then return end
-      error(fmt("[%s] %s must be a Lua pattern, a list of patterns or a function(name, " ..
+      error(fmt("[%s] %s must be a glob pattern, a list of patterns or a function(name, " ..
                 "param), got %s", fname, what, type(match)), level + 1)
    end
    for _, pat in ipairs(list) do
       if type(pat) ~= "string" then
-         error(fmt("[%s] %s must hold Lua patterns (strings), got %s", fname, what, type(pat)),
+         error(fmt("[%s] %s must hold glob patterns (strings), got %s", fname, what, type(pat)),
                level + 1)
       end
-      local ok, err = pcall(string.find, "", pat)
-      if not ok then
-         error(fmt("[%s] %s '%s' is not a valid Lua pattern: %s", fname, what, pat,
-                   tostring(err):gsub("^.-:%d+: ", "")), level + 1)
-      end
    end
 end
 
-local function find(name, pat)
-   local ok, r = pcall(string.find, name, pat)
-   if not ok then
-      error(fmt("[optim] match '%s' is not a valid Lua pattern: %s", pat,
-                tostring(r):gsub("^.-:%d+: ", "")), 0)
-   end
-   return r ~= nil
-end
-
+-- Whether match (nil: everything; a glob pattern on dotted names, as
+-- m:freeze's (ty.tree.match_name); a list of them; a function(name, p))
+-- accepts the parameter `name`.
 local function matches(match, name, p)
    if match == nil then return true end
-   if type(match) == "string" then return find(name, match) end
+   if type(match) == "string" then return ty_tree.match_name(match, name) end
    if type(match) == "table" and not is_callable(match) then
-      for _, m in ipairs(match) do if find(name, m) then return true end end
+      for _, m in ipairs(match) do if ty_tree.match_name(m, name) then return true end end
       return false
    end
    return match(name, p) and true or false
@@ -339,8 +322,7 @@ function Optimizer:set_lr(v)
 end
 
 -- On the first step: warns (stderr, once) about a group whose match accepts
--- no parameter: a silent no-op otherwise (e.g. the glob '*.bias' of
--- m:freeze, which is no Lua pattern).
+-- no parameter: a silent no-op otherwise (e.g. a misspelt name).
 local function check_groups_match(self, names, ps)
    for i, gsp in ipairs(self.groups) do
       if gsp.match ~= nil and not self._warned_group then
@@ -351,8 +333,8 @@ local function check_groups_match(self, names, ps)
          if not any and #names > 0 then
             local ex = {}
             for j = 1, math.min(3, #names) do ex[j] = "'" .. names[j] .. "'" end
-            local msg = fmt("[%s] warning: groups[%d].match %s accepts no parameter (a Lua " ..
-                            "pattern on dotted names such as %s; not a '*' glob)", self.__name,
+            local msg = fmt("[%s] warning: groups[%d].match %s accepts no parameter (a glob " ..
+                            "pattern on dotted names such as %s; '*' is the wildcard)", self.__name,
                             i, type(gsp.match) == "string" and ("'" .. gsp.match .. "'") or
                             type(gsp.match), table.concat(ex, ", "))
             self.warnings = self.warnings or {}
@@ -846,15 +828,25 @@ doc(Muon, "ty.optim.Muon{lr=0.02, momentum=0.95, nesterov=true, ns_steps=5, " ..
     "adam_* options, as the reference does. set_lr scales both learning rates; a " ..
     "schedule drives lr only.")
 
+-- An exponential moving average: prev (zeros when nil) * beta + x * (1 - beta).
+local function ema(prev, p, x, beta)
+   return (prev or zeros_like(p)) * beta + x * (1 - beta)
+end
+
+-- Adam's moment estimates of gradient g: exp_avg, exp_avg_sq (stored in st).
+local function adam_moments(st, p, g, b1, b2)
+   local m, v = ema(st.exp_avg, p, g, b1), ema(st.exp_avg_sq, p, g * g, b2)
+   st.exp_avg, st.exp_avg_sq = m, v
+   return m, v
+end
+
 local LAMB = define("LAMB", {
    options = {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-6, weight_decay = 0,
               bias_correction = true},
    state_names_all = {"exp_avg", "exp_avg_sq"},
    update_param = function(self, p, g, st, o, t)
       local b1, b2 = betas_of(o, "LAMB")
-      local m = (st.exp_avg or zeros_like(p)) * b1 + g * (1 - b1)
-      local v = (st.exp_avg_sq or zeros_like(p)) * b2 + g * g * (1 - b2)
-      st.exp_avg, st.exp_avg_sq = m, v
+      local m, v = adam_moments(st, p, g, b1, b2)
       local mh, vh = m, v
       if o.bias_correction then
          mh, vh = m / (1 - b1 ^ t), v / (1 - b2 ^ t)
@@ -881,9 +873,9 @@ local AdaBelief = define("AdaBelief", {
          if o.decoupled then p = p * (1 - o.lr * o.weight_decay)
          else g = g + p * o.weight_decay end
       end
-      local m = (st.exp_avg or zeros_like(p)) * b1 + g * (1 - b1)
+      local m = ema(st.exp_avg, p, g, b1)
       local d = g - m
-      local s = (st.exp_avg_var or zeros_like(p)) * b2 + d * d * (1 - b2) + o.eps
+      local s = ema(st.exp_avg_var, p, d * d, b2) + o.eps
       st.exp_avg, st.exp_avg_var = m, s
       local denom = ty.sqrt(s / (1 - b2 ^ t)) + o.eps
       return p - m / denom * (o.lr / (1 - b1 ^ t))
@@ -901,9 +893,7 @@ local AdaBound = define("AdaBound", {
    update_param = function(self, p, g, st, o, t)
       local b1, b2 = betas_of(o, "AdaBound")
       if o.weight_decay ~= 0 then g = g + p * o.weight_decay end
-      local m = (st.exp_avg or zeros_like(p)) * b1 + g * (1 - b1)
-      local v = (st.exp_avg_sq or zeros_like(p)) * b2 + g * g * (1 - b2)
-      st.exp_avg, st.exp_avg_sq = m, v
+      local m, v = adam_moments(st, p, g, b1, b2)
       local step_size = o.lr * sqrt(1 - b2 ^ t) / (1 - b1 ^ t)
       local final_lr = o.final_lr * self._lr_scale
       local lower = final_lr * (1 - 1 / (o.gamma * t + 1))
@@ -1093,7 +1083,8 @@ function MultiOptimizer:load_state(s)
 end
 doc(MultiOptimizer, "ty.optim.MultiOptimizer{ {opt1, match=...}, ..., {optN} } -> optimizer\n" ..
     "  Different optimizers for parameter subsets: a parameter goes to the first entry " ..
-    "whose match (Lua pattern, list of patterns, or function(name, param)) accepts its " ..
+    "whose match (a glob pattern as m:freeze's: '*' any characters, 'fc1' also matches " ..
+    "'fc1.weight'; a list of patterns; or a function(name, param)) accepts its " ..
     "dotted name; the last entry may omit match and takes the rest (with a match there, " ..
     "unmatched parameters stay unchanged). opt.lr is the first optimizer's; set_lr " ..
     "scales all.")
@@ -1103,7 +1094,8 @@ doc(Optimizer, "ty.optim.Optimizer -- base of the optimizers. Methods: " ..
     "{step=, params={[name]={step=, <states>}}}, opt:load_state(s) (checks shapes and " ..
     "state names), opt.lr (for the next step) / opt:set_lr(v) (scales a schedule), " ..
     "opt.step. Options: lr= number or schedule (step -> lr, steps from 1), groups= " ..
-    "{ {match=pattern|{patterns}|function(name, p), <options>}, ... } (first match wins).")
+    "{ {match=pattern|{patterns}|function(name, p), <options>}, ... } (first match wins; " ..
+    "patterns are globs on dotted names as m:freeze's: '*.bias', 'fc1').")
 
 ------------------------------------------------------------------------ schedules
 

@@ -1202,18 +1202,56 @@ local function metric_states(ms)
    return out
 end
 
-local function logs_of_metrics(ms, prefix, out)
+-- A metric's value as a number: a number, or an array of one element; nil
+-- for anything else (a (C,C) array, a list of per-class values).
+local function metric_number(v)
+   if type(v) == "number" then return v end
+   if ty.is_array(v) and v.size == 1 then return v:item() end
+   return nil
+end
+
+local function value_desc(v)
+   if ty.is_array(v) then
+      return "a (" .. table.concat(v.shape, ",") .. (#v.shape == 1 and ",)" or ")") .. " array"
+   elseif type(v) == "table" then
+      return fmt("a list of %d values", #v)
+   end
+   return "a " .. type(v)
+end
+
+-- fit logs one number per metric and epoch (progress bar, History, CSV,
+-- callbacks): a metric giving an array is refused, with where to get it.
+local function non_scalar_error(fname, m, what)
+   local hint = (m.opts and m.opts.average == "none") and " (average='macro' gives one)" or ""
+   return fmt("[%s] metric '%s' gives %s, not a number: fit logs one number per metric " ..
+              "and epoch%s; for the array use ty.train.evaluate{model=, data=, " ..
+              "metrics={...}}, which returns it as is, or the metric object directly " ..
+              "(m:update(pred, y) per batch, then m:compute())", fname, m._key, what, hint)
+end
+
+local function check_scalar_metrics(fname, ms)
+   for _, m in ipairs(ms) do
+      local shape = type(m.value_shape) == "function" and m:value_shape() or nil
+      if shape then error(non_scalar_error(fname, m, "a " .. shape .. " array"), 3) end
+   end
+end
+
+-- The metrics' values into out[prefix .. key]. strict (fit): a value that is
+-- not a number is an error; else (evaluate) it is kept as is.
+local function logs_of_metrics(ms, prefix, out, strict)
    for _, m in ipairs(ms) do
       local ok, v = pcall(m.compute, m)
       if ok then
-         if ty.is_array(v) then v = v:item() end
+         local n = metric_number(v)
+         if n == nil and strict then error(non_scalar_error("fit", m, value_desc(v)), 0) end
+         if n ~= nil then v = n end
          out[prefix .. m._key] = v
       end
    end
 end
 
 -- Evaluates a model on a loader: returns logs {loss=, <metric>=...}.
-local function run_eval(model, loader, loss_fn, ms, bar_desc, verbose, stream)
+local function run_eval(model, loader, loss_fn, ms, bar_desc, verbose, stream, strict)
    for _, m in ipairs(ms) do m:reset() end
    local was = model.training
    model:eval()
@@ -1243,7 +1281,7 @@ local function run_eval(model, loader, loss_fn, ms, bar_desc, verbose, stream)
    if was then model:train() end
    local logs = {}
    if lsum then logs.loss = lsum:item() / math.max(seen, 1) end
-   logs_of_metrics(ms, "", logs)
+   logs_of_metrics(ms, "", logs, strict)
    return logs
 end
 
@@ -1333,6 +1371,7 @@ function M.fit(opts)
             type(metric_list), 2)
    end
    local train_ms = resolve_metrics("fit", metric_list)
+   check_scalar_metrics("fit", train_ms)
    local val_ms = {}
    for i, m in ipairs(metric_list or {}) do
       if type(m) == "string" then
@@ -1416,8 +1455,8 @@ function M.fit(opts)
                end
                for _, m in ipairs(train_ms) do
                   local ok, v = pcall(m.compute, m)
-                  if ok then
-                     if ty.is_array(v) then v = v:item() end
+                  v = ok and metric_number(v) or nil
+                  if v ~= nil then
                      parts[#parts + 1] = short(m._key) .. " " .. num_str(v)
                   end
                end
@@ -1484,11 +1523,11 @@ function M.fit(opts)
       tr:flush_steps()
       local logs = {}
       if lsum then logs.loss = lsum:item() / math.max(seen, 1) end
-      logs_of_metrics(train_ms, "", logs)
+      logs_of_metrics(train_ms, "", logs, true)
       local train_time = now() - t0
       if val then
          local vlogs = run_eval(model, val, loss_fn, val_ms, bar and "  validating" or nil,
-                                verbose, stream)
+                                verbose, stream, true)
          for k, v in pairs(vlogs) do logs["val_" .. k] = v end
       end
       if type(opt.lr) == "number" then logs.lr = opt.lr end
@@ -1528,6 +1567,7 @@ function M.fit(opts)
    local ok, err = pcall(function()
       inner_ok, inner_err = xpcall(loop, function(e)
          if is_interrupt(e) or type(e) ~= "string" then return e end
+         if e:find("^%[fit%]") then return e end   -- fit's own: says all
          -- a position inside fit tells the user nothing (the layer's own
          -- message names it; the traceback below keeps the frames)
          e = e:gsub("^lua/tycho/train%.lua:%d+: ", "")
@@ -1580,7 +1620,9 @@ doc(M.fit, [[ty.train.fit{model=, loss=, optimizer=, data=, val_data=, epochs=1,
   optional clipping (clip_norm, ty.optim.clip_grad_norm), the update, the
   running loss and the metric accumulators. grad_accum=k averages the gradients
   of k batches per update. metrics: names for ty.metrics.get ('accuracy', ...;
-  Keras's 'acc' works too) or metric objects (one name alone is fine); validated on val_data each epoch as val_<name>, with
+  Keras's 'acc' works too) or metric objects (one name alone is fine), each
+  giving one number (a confusion_matrix or average='none' is refused: use
+  ty.train.evaluate for those); validated on val_data each epoch as val_<name>, with
   val_loss. The model is in train mode during fit and in eval mode for the
   validation. callbacks: ty.train.callbacks.* objects, tables of functions on
   on_train_begin(tr), on_train_end(tr), on_epoch_begin(epoch, tr),
@@ -1619,7 +1661,9 @@ function M.evaluate(opts)
 end
 doc(M.evaluate, [[ty.train.evaluate{model=, data=, loss=, metrics={}, batch_size=32} -> logs
   Runs model (in eval mode) over data and returns {loss=, accuracy=, ...}: the
-  mean loss (when loss is given) and each metric over the whole data.]])
+  mean loss (when loss is given) and each metric over the whole data (a number,
+  or what the metric gives: the (C,C) array of 'confusion_matrix', the list of
+  per-class values of average='none').]])
 
 function M.predict(opts)
    if type(opts) ~= "table" then error("[predict] expected an options table", 2) end

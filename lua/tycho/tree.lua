@@ -14,15 +14,19 @@ local Spec = {}
 Spec.__index = Spec
 Spec.__name = "tycho.TreeSpec"
 
--- The keys of table t in tree order.
-local function ordered_keys(t)
+-- The keys of table t in tree order. A key that is neither an integer nor a
+-- string is an error, or skipped when on_other is "skip", or passed to
+-- on_other when it is a function (which raises its own error).
+local function ordered_keys(t, on_other)
    local ints, strs = {}, {}
    for k in pairs(t) do
       if math.type(k) == "integer" then
          ints[#ints + 1] = k
       elseif type(k) == "string" then
          strs[#strs + 1] = k
-      else
+      elseif type(on_other) == "function" then
+         on_other(k)
+      elseif on_other ~= "skip" then
          error(string.format("[tree] unsupported key %s (%s): keys are integers or strings",
                              tostring(k), type(k)), 0)
       end
@@ -31,6 +35,30 @@ local function ordered_keys(t)
    table.sort(strs)
    for _, k in ipairs(strs) do ints[#ints + 1] = k end
    return ints
+end
+
+-- ty.tree.keys(t, [on_other]) -> list
+tree.keys = ordered_keys
+
+-- Glob patterns on dotted names ("fc1.weight", "layers.2.bias"): '*' matches
+-- any run of characters (dots too), everything else itself; a pattern also
+-- matches every name below it ("fc1" matches "fc1.weight").
+local function glob_to_lua(p)
+   local s = p:gsub("[%^%$%(%)%%%.%[%]%+%-%?]", "%%%0"):gsub("%*", ".*")
+   return "^" .. s .. "$"
+end
+
+-- ty.tree.match_name(pattern, name) -> boolean
+function tree.match_name(pattern, name)
+   local lp = glob_to_lua(pattern)
+   if name:match(lp) then return true end
+   -- prefix: any leading dotted part
+   local acc = nil
+   for part in name:gmatch("[^.]+") do
+      acc = acc and (acc .. "." .. part) or part
+      if acc ~= name and acc:match(lp) then return true end
+   end
+   return false
 end
 
 local function flatten_into(t, leaves, visiting)
@@ -164,6 +192,14 @@ tree.docs = {
       "  The tree of spec (from ty.tree.flatten) with the given leaves, in order.",
    [tree.leaves] = "ty.tree.leaves(tree) -> list\n" ..
       "  The leaves of tree in tree order (arrays, numbers, ... : every non-table value).",
+   [tree.keys] = "ty.tree.keys(t, [on_other]) -> list\n" ..
+      "  The keys of table t in tree order: integers ascending, then strings sorted.\n" ..
+      "  Other keys are an error (on_other='skip': left out; a function: called with them).",
+   [tree.match_name] = "ty.tree.match_name(pattern, name) -> boolean\n" ..
+      "  Whether the dotted name ('fc1.weight', 'layers.2.bias') matches the glob pattern:\n" ..
+      "  '*' matches any characters (dots too), the rest itself; a pattern also matches\n" ..
+      "  the names below it ('fc1' matches 'fc1.weight'). Used by m:freeze and by the\n" ..
+      "  match= of optimizer groups and ty.optim.MultiOptimizer.",
 }
 
 return tree

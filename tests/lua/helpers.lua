@@ -137,4 +137,79 @@ function h.assert_dtype(x, dtype)
    end
 end
 
+-- The name of the first usable Vulkan device ("vulkan:0"), or nil when ty.devices()
+-- lists none (tests comparing the CPU and Vulkan then skip).
+function h.vulkan_device()
+   for _, d in ipairs(ty.devices()) do
+      if d.type ~= "cpu" and d.usable ~= false then
+         return d.name or ("vulkan:" .. (d.index or 0))
+      end
+   end
+   return nil
+end
+
+------------------------------------------------------------------ files and processes
+
+-- A fresh temporary file name (nothing is created), ending with suffix.
+function h.tmpname(suffix)
+   local p = os.tmpname()
+   os.remove(p)
+   return p .. (suffix or "")
+end
+
+-- Runs a shell command with stderr joined to stdout; returns the output and the
+-- exit status (0 on success).
+function h.sh(cmd)
+   local p = io.popen(cmd .. " 2>&1")
+   local out = p:read("a")
+   local ok, _, code = p:close()
+   return out, ok and 0 or code
+end
+
+-- Runs a shell command (stderr untouched); returns its stdout and exit status.
+function h.run(cmd)
+   local p = io.popen(cmd .. "; echo \"::rc=$?\"")
+   local out = p:read("a")
+   p:close()
+   local rc = tonumber(out:match("::rc=(%d+)%s*$"))
+   return (out:gsub("::rc=%d+%s*$", "")), rc
+end
+
+-- A fresh temporary directory /tmp/tycho_<tag>_XXXXXX; returns its path and a
+-- function name -> path inside it.
+function h.tmpdir(tag)
+   local dir = h.sh("mktemp -d /tmp/tycho_" .. tag .. "_XXXXXX"):gsub("%s+$", "")
+   return dir, function(name) return dir .. "/" .. name end
+end
+
+-- The bytes of a file (an error when it cannot be read).
+function h.read_bytes(path)
+   local f = assert(io.open(path, "rb"))
+   local s = f:read("a")
+   f:close()
+   return s
+end
+
+-- The bytes of a file, or nil when it does not exist.
+function h.try_read(path)
+   local f = io.open(path, "rb")
+   if not f then return nil end
+   local s = f:read("a")
+   f:close()
+   return s
+end
+
+function h.write_bytes(path, s)
+   local f = assert(io.open(path, "wb"))
+   f:write(s)
+   f:close()
+end
+
+-- A temporary .lua file holding body (a script to run with ./tycho); its path.
+function h.script_file(body)
+   local p = h.tmpname(".lua")
+   h.write_bytes(p, body)
+   return p
+end
+
 return h

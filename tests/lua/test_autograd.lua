@@ -10,10 +10,7 @@ local ty = require "tycho"
 local h = require "helpers"
 local R = ty.random
 
-local VK
-for _, d in ipairs(ty.devices()) do
-   if tostring(d.name):match("^vulkan") and d.usable ~= false then VK = d.name; break end
-end
+local VK = h.vulkan_device()
 
 local T = {}
 local seed = 4000

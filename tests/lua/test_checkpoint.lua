@@ -36,18 +36,7 @@ local function expect_error(pattern, fn, ...)
    end
 end
 
-local function read_bytes(path)
-   local f = assert(io.open(path, "rb"))
-   local s = f:read("a")
-   f:close()
-   return s
-end
-
-local function write_bytes(path, s)
-   local f = assert(io.open(path, "wb"))
-   f:write(s)
-   f:close()
-end
+local read_bytes, write_bytes = h.read_bytes, h.write_bytes
 
 -- Arrays equal in shape, dtype and every value (bitwise for floats but NaN).
 local function assert_same_array(got, expected, what)

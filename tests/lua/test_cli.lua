@@ -4,25 +4,8 @@ local ty = require "tycho"
 
 local T = {}
 
-local function tmpname(suffix)
-   local p = os.tmpname()
-   os.remove(p)
-   return p .. (suffix or "")
-end
-
-local function write(path, s)
-   local f = assert(io.open(path, "wb"))
-   f:write(s)
-   f:close()
-end
-
-local function read(path)
-   local f = io.open(path, "rb")
-   if not f then return nil end
-   local s = f:read("a")
-   f:close()
-   return s
-end
+local h = require "helpers"
+local tmpname, write, read = h.tmpname, h.write_bytes, h.try_read
 
 -- Runs ./tycho with args; returns stdout, stderr, exit status.
 local function tycho(args)
@@ -40,8 +23,7 @@ end
 
 local files = {}
 local function file(body)
-   local p = tmpname(".lua")
-   write(p, body)
+   local p = h.script_file(body)
    files[#files + 1] = p
    return p
 end

@@ -281,6 +281,38 @@ function T.vulkan_conv_matches_cpu()
       vk_same("conv2d " .. dt, function(a, b) return ty.conv2d(a, b, {padding = 1}) end,
               {x:astype(dt), w:astype(dt)}, dt == "float16" and 2e-2 or 1e-1)
    end
+   -- 1x1 stride-1 convolutions run as batched GEMMs (matmul.comp): vec4 and
+   -- scalar layouts, one image, a non-flat input (the conv kernel), 1-d and 3-d
+   local c1 = function(a, b) return ty.conv2d(a, b) end
+   vk_same("conv1x1 gemm", c1, {rnd32({3, 16, 8, 8}, 70), rnd32({36, 16, 1, 1}, 71)}, 1e-4)
+   vk_same("conv1x1 gemm odd", c1, {rnd32({2, 5, 7, 3}, 72), rnd32({7, 5, 1, 1}, 73)}, 1e-4)
+   vk_same("conv1x1 gemm 1 image", c1, {rnd32({1, 5, 1, 1}, 74), rnd32({1, 5, 1, 1}, 75)}, 1e-4)
+   vk_same("conv1x1 non-flat input", function(a, b) return ty.conv2d(a:transpose(3, 4), b) end,
+           {rnd32({2, 8, 6, 4}, 76), rnd32({12, 8, 1, 1}, 77)}, 1e-4)
+   vk_same("conv1x1 float16", c1,
+           {rnd32({2, 16, 6, 6}, 78):astype("float16"), rnd32({8, 16, 1, 1}, 79):astype("float16")},
+           2e-2)
+   vk_same("conv1d 1x1", function(a, b) return ty.conv1d(a, b) end,
+           {rnd32({2, 8, 40}, 80), rnd32({12, 8, 1}, 81)}, 1e-4)
+   vk_same("conv3d 1x1", function(a, b) return ty.conv3d(a, b) end,
+           {rnd32({2, 8, 4, 3, 5}, 82), rnd32({12, 8, 1, 1, 1}, 83)}, 1e-4)
+   -- input dilation: one dispatch per output phase, phases without taps are zeros
+   local xi, wi = rnd32({2, 3, 7, 6}, 84), rnd32({4, 3, 2, 3}, 85)
+   vk_same("conv_general input dilation phases", function(a, b)
+      return ty.conv_general(a, b, {input_dilation = {3, 2}, stride = {2, 1},
+                                    dilation = {3, 2}, padding = {2, 1}})
+   end, {xi, wi}, 1e-4)
+   vk_same("conv_general input dilation flip", function(a, b)
+      return ty.conv_general(a, b, {input_dilation = {2, 3}, flip = true, padding = {2, 1}})
+   end, {xi, wi}, 1e-4)
+   vk_same("conv_general input dilation, empty phases", function(a, b)
+      return ty.conv_general(a, b, {input_dilation = 3, padding = {1}})
+   end, {rnd32({2, 3, 7}, 86), rnd32({4, 3, 1}, 87)}, 1e-4)
+   vk_same("conv_transpose2d stride 3 dilation 2", function(a, b)
+      return ty.conv_transpose2d(a, b, {stride = 3, dilation = 2, padding = 1})
+   end, {rnd32({2, 3, 5, 6}, 88), rnd32({3, 4, 3, 3}, 89)}, 1e-4)
+   vk_same("conv3d stride", function(a, b) return ty.conv3d(a, b, {padding = 1, stride = {1, 2, 1}}) end,
+           {rnd32({2, 3, 6, 7, 5}, 90), rnd32({4, 3, 3, 3, 3}, 91)}, 1e-4)
 end
 
 function T.vulkan_gradients_match_cpu()
@@ -299,6 +331,23 @@ function T.vulkan_gradients_match_cpu()
    vk_same("conv grad w split-K", function(a, b)
       return ty.grad(function(q) return (ty.conv2d(a, q, {padding = 1}) ^ 2):sum() end)(b)
    end, {xb, wb}, 1e-3)
+   -- stride 2 without groups: the input gradient runs per output phase, the
+   -- weight gradient with invocations along the taps (B_MODE 1)
+   local function g2(a, b, c)
+      return ty.grad(function(p, q)
+         return (ty.conv2d(p, q, {stride = 2, padding = 1}) * c):sum()
+      end, {1, 2})(a, b)
+   end
+   local x2, w2, u2 = rnd32({2, 3, 9, 9}, 66), rnd32({5, 3, 3, 3}, 67), rnd32({2, 5, 5, 5}, 68)
+   vk_same("conv stride 2 grad x", function(a, b, c) return g2(a, b, c)[1] end, {x2, w2, u2}, 1e-4)
+   vk_same("conv stride 2 grad w", function(a, b, c) return g2(a, b, c)[2] end, {x2, w2, u2}, 1e-4)
+   -- 1x1: the input gradient is a GEMM with the weight transposed in place
+   local function g1(a, b, c)
+      return ty.grad(function(p, q) return (ty.conv2d(p, q) * c):sum() end, {1, 2})(a, b)
+   end
+   local x1, w1, u1 = rnd32({2, 8, 6, 4}, 69), rnd32({12, 8, 1, 1}, 92), rnd32({2, 12, 6, 4}, 93)
+   vk_same("conv1x1 grad x", function(a, b, c) return g1(a, b, c)[1] end, {x1, w1, u1}, 1e-4)
+   vk_same("conv1x1 grad w", function(a, b, c) return g1(a, b, c)[2] end, {x1, w1, u1}, 1e-4)
    local p = rnd32({2, 3, 7, 6}, 63)
    for _, kind in ipairs({"max_pool2d", "avg_pool2d"}) do
       local f = function(a) return ty[kind](a, 3, {stride = 2, padding = 1, ceil_mode = true}) end

@@ -9,22 +9,8 @@ local nn = ty.nn
 
 local T = {}
 
-local function sh(cmd)
-   local p = io.popen(cmd .. " 2>&1")
-   local out = p:read("a")
-   p:close()
-   return out
-end
-
-local DIR = sh("mktemp -d /tmp/tycho_dot_XXXXXX"):gsub("%s+$", "")
-local function tmp(name) return DIR .. "/" .. name end
-
-local function read_bytes(path)
-   local f = assert(io.open(path, "rb"))
-   local s = f:read("a")
-   f:close()
-   return s
-end
+local sh, read_bytes = h.sh, h.read_bytes
+local DIR, tmp = h.tmpdir("dot")
 
 -- ---------------------------------------------------------------- introspection
 

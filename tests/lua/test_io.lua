@@ -10,28 +10,8 @@ local close, eq, err = h.assert_close, h.assert_eq, h.assert_error
 
 local T = {}
 
-local function sh(cmd)
-   local p = io.popen(cmd .. " 2>&1")
-   local out = p:read("a")
-   local ok, _, code = p:close()
-   return out, ok and 0 or code
-end
-
-local DIR = sh("mktemp -d /tmp/tycho_io_XXXXXX"):gsub("%s+$", "")
-local function tmp(name) return DIR .. "/" .. name end
-
-local function write_bytes(path, s)
-   local f = assert(io.open(path, "wb"))
-   f:write(s)
-   f:close()
-end
-
-local function read_bytes(path)
-   local f = assert(io.open(path, "rb"))
-   local s = f:read("a")
-   f:close()
-   return s
-end
+local sh, read_bytes, write_bytes = h.sh, h.read_bytes, h.write_bytes
+local DIR, tmp = h.tmpdir("io")
 
 local HAVE_NUMPY = select(2, sh("/usr/bin/python3 -c 'import numpy'")) == 0
 local function python(script)
@@ -138,10 +118,7 @@ function T.safetensors_round_trip_with_metadata()
 end
 
 function T.load_to_a_vulkan_device()
-   local vk
-   for _, d in ipairs(ty.devices()) do
-      if d.type ~= "cpu" and d.usable ~= false then vk = "vulkan:" .. d.index break end
-   end
+   local vk = h.vulkan_device()
    if not vk then return end
    local x = ty.arange(1, 6, {dtype = "float32"}):reshape{2, 3}
    ty.save(tmp("v.npy"), x)

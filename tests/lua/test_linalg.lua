@@ -12,13 +12,7 @@ local LA = E.linalg
 local T = {}
 
 -- the first Vulkan device, or nil
-local VK
-for _, d in ipairs(ty.devices()) do
-   if d.type ~= "cpu" then
-      VK = d.name or ("vulkan:" .. d.index)
-      break
-   end
-end
+local VK = h.vulkan_device()
 local DT = {float64 = 1e-9, float32 = 2e-4}
 
 local function A(v, dt) return ty.array(v, {dtype = dt or "float64"}) end

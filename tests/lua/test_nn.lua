@@ -227,6 +227,25 @@ function T.freeze_unfreeze_patterns()
    h.assert_eq(names(m:named_trainable_parameters()), "fc2.weight fc2.bias scale")
 end
 
+-- The glob of freeze is ty.tree.match_name, shared with the optimizers'
+-- match=: '*' any characters (dots too), a name matches the names below it,
+-- every other character is itself (no Lua pattern).
+function T.match_name_glob()
+   local mn = ty.tree.match_name
+   assert(mn("fc1", "fc1") and mn("fc1", "fc1.weight") and mn("fc1", "fc1.sub.bias"))
+   assert(not mn("fc1", "fc10.weight") and not mn("fc", "fc1.weight"))
+   assert(mn("*.bias", "fc1.bias") and mn("*.bias", "a.b.bias") and not mn("*.bias", "bias"))
+   assert(mn("*", "anything.at.all") and mn("layers.*.w", "layers.2.w"))
+   assert(mn("fc*", "fc2.weight") and mn("fc1.w*", "fc1.weight") and not mn("fc1.w*", "fc1.bias"))
+   assert(not mn("fc%d", "fc1") and mn("fc%d", "fc%d.x") and not mn("fc.", "fc1"))
+   assert(not mn("^fc1$", "fc1") and not mn("bias$", "fc1.bias"))
+   assert(ty.__doc[mn]:find("match_name", 1, true))
+   local m = Net(4)
+   m:freeze("fc*.b*")
+   h.assert_eq(names(m:named_trainable_parameters()), "fc1.weight fc2.weight scale")
+   h.assert_error(function() m:freeze("^fc1") end, "no parameter matches ^fc1")
+end
+
 function T.train_eval_apply()
    local s = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.Sequential(nn.Dropout(0.1)))
    s:eval()
@@ -718,13 +737,7 @@ end
 
 -- ---------------------------------------------------------------- Vulkan
 
-local VK
-for _, d in ipairs(ty.devices()) do
-   if d.type ~= "cpu" and d.name:match("^vulkan") and d.usable ~= false then
-      VK = d.name
-      break
-   end
-end
+local VK = h.vulkan_device()
 
 function T.vulkan_matches_cpu()
    if not VK then return end

@@ -554,13 +554,7 @@ end
 
 ------------------------------------------------------------------ Vulkan
 
-local VK
-for _, d in ipairs(ty.devices()) do
-   if d.type ~= "cpu" then
-      VK = d.name or ("vulkan:" .. d.index)
-      break
-   end
-end
+local VK = h.vulkan_device()
 
 -- The same layer with the same weights on the CPU and on Vulkan.
 local function cpu_vs_vk(make, inputs, tol, what)
@@ -568,10 +562,7 @@ local function cpu_vs_vk(make, inputs, tol, what)
    m:eval()
    local want = m(table.unpack(inputs))
    if type(want) == "table" and not ty.is_array(want) then want = want[1] end
-   local dev
-   for _, d in ipairs(ty.devices()) do
-      if d.type ~= "cpu" then dev = "vulkan:" .. (d.index or 0) break end
-   end
+   local dev = h.vulkan_device()
    m:to(dev)
    local vin = {}
    for i, x in ipairs(inputs) do vin[i] = x:to(dev) end
@@ -605,10 +596,7 @@ function T.vulkan_matches_cpu()
    cpu_vs_vk(function() return nn.GRU(3, 4) end, {ty.randn{2, 3, 3}}, 1e-4, "GRU")
    -- BatchNorm training step: output and running statistics (int64 counter too)
    local ok, err = pcall(function()
-      local dev
-      for _, d in ipairs(ty.devices()) do
-         if d.type ~= "cpu" then dev = "vulkan:" .. (d.index or 0) break end
-      end
+      local dev = h.vulkan_device()
       local b = nn.BatchNorm1d(3)
       local x = ty.randn{4, 3, 5}
       local want = b(x)

@@ -161,13 +161,7 @@ function T.fused_kernels_every_dtype()
    end
 end
 
-local VK
-for _, d in ipairs(ty.devices()) do
-   if d.type ~= "cpu" then
-      VK = d.name
-      break
-   end
-end
+local VK = h.vulkan_device()
 
 function T.fused_kernels_vulkan_match_cpu()
    if VK == nil then return end
@@ -232,7 +226,7 @@ function T.state_checkpoint_roundtrip()
    roundtrip(function() return O.Muon{} end, "Muon")
    roundtrip(function() return O.Lookahead{O.Adam{lr = 0.01}, k = 2} end, "Lookahead")
    roundtrip(function()
-      return O.MultiOptimizer{{O.SGD{lr = 0.1, momentum = 0.5}, match = "^b$"},
+      return O.MultiOptimizer{{O.SGD{lr = 0.1, momentum = 0.5}, match = "b"},
                               {O.RMSprop{lr = 0.01}}}
    end, "MultiOptimizer")
 end
@@ -266,7 +260,7 @@ end
 ------------------------------------------------------------------------ options
 
 function T.groups_per_parameter_options()
-   local opt = O.AdamW{lr = 0.01, weight_decay = 0.1, groups = {{match = "^b$", weight_decay = 0},
+   local opt = O.AdamW{lr = 0.01, weight_decay = 0.1, groups = {{match = "b", weight_decay = 0},
                                                               {match = {"x", "w"}, lr = 0.02}}}
    local p = opt:apply(params0(), grads(1))
    local w_ref = O.AdamW{lr = 0.02, weight_decay = 0.1}:apply(params0(), grads(1))
@@ -282,7 +276,7 @@ function T.groups_per_parameter_options()
 end
 
 function T.multi_optimizer_subsets()
-   local mo = O.MultiOptimizer{{O.SGD{lr = 0.1}, match = "^b"}, {O.Adam{lr = 0.01}}}
+   local mo = O.MultiOptimizer{{O.SGD{lr = 0.1}, match = "b"}, {O.Adam{lr = 0.01}}}
    local p = mo:apply(params0(), grads(1))
    h.assert_close(p.b, O.SGD{lr = 0.1}:apply(params0(), grads(1)).b, 1e-6)
    h.assert_close(p.w, O.Adam{lr = 0.01}:apply(params0(), grads(1)).w, 1e-6)
@@ -530,35 +524,81 @@ function T.qa_device_mismatch()
    end
 end
 
--- A group whose match accepts no parameter warns once (a glob such as
--- m:freeze's '*.bias' silently applied nothing); bad patterns are errors.
+-- A group whose match accepts no parameter warns once (a misspelt name would
+-- silently apply nothing); a match that is no pattern is an error.
 function T.qa_group_match_checks()
    local stderr, written = io.stderr, {}
    io.stderr = {write = function(_, ...)
       for _, v in ipairs{...} do written[#written + 1] = v end
    end}
    local ok, err = pcall(function()
-      local o = O.SGD{groups = {{match = "*.bias", lr = 0}}}
       local p = {fc = {weight = ty.ones{2}, bias = ty.ones{2}}}
+      local o = O.SGD{groups = {{match = "*.bais", lr = 0}}}
       o:apply(p, p)
       o:apply(p, p)
       assert(#o.warnings == 1, "one warning")
-      assert(o.warnings[1]:find("[SGD] warning: groups[1].match '*.bias' accepts no parameter",
+      assert(o.warnings[1]:find("[SGD] warning: groups[1].match '*.bais' accepts no parameter",
                                 1, true), o.warnings[1])
+      -- a Lua pattern is no glob: 'bias$' is taken literally
       local o2 = O.SGD{groups = {{match = "bias$", lr = 0}}}
       o2:apply(p, p)
-      assert(o2.warnings == nil)
+      assert(o2.warnings and #o2.warnings == 1, "'bias$' matches nothing")
+      local o3 = O.SGD{groups = {{match = "*.bias", lr = 0}}}
+      o3:apply(p, p)
+      assert(o3.warnings == nil)
    end)
    io.stderr = stderr
    assert(ok, err)
    assert(table.concat(written):find("accepts no parameter", 1, true))
    h.assert_error(function() O.SGD{groups = {{match = 3}}} end,
-                  "[SGD] groups[1].match must be a Lua pattern, a list of patterns or a function")
-   h.assert_error(function() O.MultiOptimizer{{O.SGD{}, match = "%"}, {O.SGD{}}} end,
-                  "[MultiOptimizer] entry 1 match '%' is not a valid Lua pattern")
-   local o = O.SGD{groups = {{match = "fc[", lr = 0}}}
-   h.assert_error(function() o:apply({fc = ty.ones{2}}, {fc = ty.ones{2}}) end,
-                  "match 'fc[' is not a valid Lua pattern: malformed pattern")
+                  "[SGD] groups[1].match must be a glob pattern, a list of patterns or a function")
+   h.assert_error(function() O.MultiOptimizer{{O.SGD{}, match = {"a", 2}}, {O.SGD{}}} end,
+                  "[MultiOptimizer] entry 1 match must hold glob patterns (strings), got number")
+end
+
+-- match= of groups and MultiOptimizer is the glob of m:freeze
+-- (ty.tree.match_name): '*' any characters, a name also matches the names
+-- below it, Lua pattern characters are themselves; a function still works.
+function T.group_match_is_freezes_glob()
+   local function names_of(match)
+      local got = {}
+      local params = {fc1 = {weight = ty.ones{2}, bias = ty.ones{2}},
+                      fc2 = {weight = ty.ones{2}, bias = ty.ones{2}},
+                      layers = {{w = ty.ones{2}}, {w = ty.ones{2}}}}
+      local mo = O.MultiOptimizer{{O.SGD{lr = 1}, match = match}, {O.SGD{lr = 0}}}
+      local out = mo:apply(params, params)
+      for _, k in ipairs{"fc1", "fc2"} do
+         for _, f in ipairs{"weight", "bias"} do
+            if out[k][f]:tolist()[1] == 0 then got[#got + 1] = k .. "." .. f end
+         end
+      end
+      for i = 1, 2 do
+         if out.layers[i].w:tolist()[1] == 0 then got[#got + 1] = "layers." .. i .. ".w" end
+      end
+      return table.concat(got, " ")
+   end
+   h.assert_eq(names_of("fc1"), "fc1.weight fc1.bias")
+   h.assert_eq(names_of("*.bias"), "fc1.bias fc2.bias")
+   h.assert_eq(names_of("fc*"), "fc1.weight fc1.bias fc2.weight fc2.bias")
+   h.assert_eq(names_of("fc2.w*"), "fc2.weight")
+   h.assert_eq(names_of({"fc1.bias", "layers.2"}), "fc1.bias layers.2.w")
+   h.assert_eq(names_of("layers.*.w"), "layers.1.w layers.2.w")
+   h.assert_eq(names_of("fc%d"), "")                 -- no Lua pattern
+   h.assert_eq(names_of("fc."), "")
+   h.assert_eq(names_of(function(n) return n:sub(-1) == "w" end), "layers.1.w layers.2.w")
+   -- the same strings freeze the same parameters of a module
+   local nn = ty.nn
+   local m = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+   for _, pat in ipairs{"*.bias", "1", "2.w*"} do
+      m:unfreeze()
+      m:freeze(pat)
+      local frozen, grouped = {}, {}
+      for _, n in ipairs{"1.weight", "1.bias", "2.weight", "2.bias"} do
+         if m:is_frozen(n) then frozen[#frozen + 1] = n end
+         if ty.tree.match_name(pat, n) then grouped[#grouped + 1] = n end
+      end
+      h.assert_eq(table.concat(frozen, " "), table.concat(grouped, " "), pat)
+   end
 end
 
 -- 8-d parameters (the most tycho allows) go through the fused kernels

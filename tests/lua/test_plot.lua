@@ -8,22 +8,8 @@ local eq, err = h.assert_eq, h.assert_error
 
 local T = {}
 
-local function sh(cmd)
-   local p = io.popen(cmd .. " 2>&1")
-   local out = p:read("a")
-   p:close()
-   return out
-end
-
-local DIR = sh("mktemp -d /tmp/tycho_plot_XXXXXX"):gsub("%s+$", "")
-local function tmp(name) return DIR .. "/" .. name end
-
-local function read_bytes(path)
-   local f = assert(io.open(path, "rb"))
-   local s = f:read("a")
-   f:close()
-   return s
-end
+local sh, read_bytes = h.sh, h.read_bytes
+local DIR, tmp = h.tmpdir("plot")
 
 -- width, height from the PNG's IHDR chunk
 local function ihdr(path)
@@ -331,13 +317,7 @@ end
 -- plots of Vulkan arrays used to fail: the values went through float64,
 -- which only the CPU backend has
 function T.qa_vulkan_arrays_plot()
-   local VK
-   for _, d in ipairs(ty.devices()) do
-      if d.type ~= "cpu" and d.name:match("^vulkan") and d.usable ~= false then
-         VK = d.name
-         break
-      end
-   end
+   local VK = h.vulkan_device()
    if not VK then return end
    local v = ty.array{1, 3, 2}:to(VK)
    eq(ty.plot.term(v, {width = 30, height = 8}), ty.plot.term({1, 3, 2}, {width = 30, height = 8}))

@@ -10,33 +10,9 @@ local cb = ty.train.callbacks
 
 local T = {}
 
-local function tmpname(suffix)
-   local p = os.tmpname()
-   os.remove(p)
-   return p .. (suffix or "")
-end
-
-local function read(path)
-   local f = assert(io.open(path, "rb"))
-   local s = f:read("a")
-   f:close()
-   return s
-end
-
-local function write(path, s)
-   local f = assert(io.open(path, "wb"))
-   f:write(s)
-   f:close()
-end
-
--- Runs a shell command; returns its stdout and exit status.
-local function sh(cmd)
-   local p = io.popen(cmd .. "; echo \"::rc=$?\"")
-   local out = p:read("a")
-   p:close()
-   local rc = tonumber(out:match("::rc=(%d+)%s*$"))
-   return out:gsub("::rc=%d+%s*$", ""), rc
-end
+local helpers = require "helpers"
+local tmpname, read, write = helpers.tmpname, helpers.read_bytes, helpers.write_bytes
+local sh = helpers.run   -- a shell command's stdout and exit status
 
 -- A small random classification problem (fixed seed).
 local function toy(n, d, classes, seed)
@@ -326,11 +302,7 @@ T.history_save_load_plot = function()
 end
 
 -- A script run by ./tycho for the output tests.
-local function script_file(body)
-   local p = tmpname(".lua")
-   write(p, body)
-   return p
-end
+local script_file = helpers.script_file
 
 local FIT_SCRIPT = [[
 local nn = ty.nn
@@ -587,6 +559,60 @@ T.fit_model_of_several_inputs = function()
    assert(h:get("val_accuracy")[5] > 0.8, tostring(h))
    local r = train.evaluate{model = m, data = {x1, x2, y}, metrics = "accuracy", verbose = 0}
    assert(math.abs(r.accuracy - h:get("val_accuracy")[5]) < 1e-6, r.accuracy)
+end
+
+
+-- A metric that gives an array (confusion_matrix, average='none') is refused
+-- by fit before training, with where to get it; evaluate returns it as is.
+T.non_scalar_metrics_refused_by_fit = function()
+   local x = ty.random.normal({8, 2}, {key = ty.random.key(3)})
+   local y = ty.array({1, 2, 1, 2, 1, 2, 1, 2}, "int32")
+   local function fit(metric, model)
+      return train.fit{model = model or nn.Linear(2, 2), loss = "cross_entropy",
+                       optimizer = ty.optim.SGD{}, data = {x, y}, metrics = {metric},
+                       verbose = 0}
+   end
+   local function refused(metric, fragment)
+      local m = nn.Linear(2, 2)
+      local before = m.weight:tolist()
+      local ok, e = pcall(fit, metric, m)
+      assert(not ok, "fit accepted a non-scalar metric")
+      e = tostring(e)
+      assert(e:find(fragment, 1, true), e)
+      assert(e:find("ty.train.evaluate", 1, true), e)
+      assert(not e:find("stack traceback", 1, true), e)
+      return e, before, m
+   end
+   local e, before, m = refused("confusion_matrix",
+                                "[fit] metric 'confusion_matrix' gives a (C,C) array, not a number")
+   assert(not e:find("[item]", 1, true), e)
+   assert(m.weight:tolist()[1][1] == before[1][1], "refused before training")
+   refused(ty.metrics.ConfusionMatrix{num_classes = 2},
+           "[fit] metric 'confusion_matrix' gives a (2,2) array, not a number")
+   e = refused(ty.metrics.F1{average = "none"}, "[fit] metric 'f1' gives a (C,) array")
+   assert(e:find("average='macro'", 1, true), e)
+   refused(ty.metrics.AUROC{average = "none"}, "[fit] metric 'auroc' gives a (C,) array")
+   -- a metric object of the user's: found at the end of the first epoch
+   local custom = {name = "mine", reset = function() end, update = function() end,
+                   compute = function() return ty.zeros{2, 2} end}
+   refused(custom, "[fit] metric 'mine' gives a (2,2) array, not a number")
+   custom.compute = function() return {0.5, 0.25} end
+   refused(custom, "[fit] metric 'mine' gives a list of 2 values, not a number")
+   -- scalar ones still log, including a one-element array
+   custom.compute = function() return ty.array{0.5} end
+   local hist = fit(custom)
+   assert(hist:get("mine")[1] == 0.5, tostring(hist))
+   hist = fit(ty.metrics.F1{average = "macro"})
+   assert(type(hist:get("f1")[1]) == "number", tostring(hist))
+   -- evaluate gives the arrays as they are
+   local r = train.evaluate{model = nn.Linear(2, 2), data = {x, y}, verbose = 0,
+                            metrics = {"confusion_matrix", ty.metrics.F1{average = "none"},
+                                       "accuracy"}}
+   assert(ty.is_array(r.confusion_matrix), tostring(r.confusion_matrix))
+   assert(r.confusion_matrix.shape[1] == 2 and r.confusion_matrix.shape[2] == 2)
+   assert(r.confusion_matrix:sum():item() == 8)
+   assert(type(r.f1) == "table" and #r.f1 == 2, tostring(r.f1))
+   assert(type(r.accuracy) == "number")
 end
 
 return T

@@ -12,13 +12,7 @@
 local ty = require "tycho"
 local h = require "helpers"
 
-local VK
-for _, d in ipairs(ty.devices()) do
-   if d.type ~= "cpu" and d.name:match("^vulkan") and d.usable ~= false then
-      VK = d.name
-      break
-   end
-end
+local VK = h.vulkan_device()
 if not VK then return {} end
 
 local eq = h.assert_eq

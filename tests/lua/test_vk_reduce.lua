@@ -10,13 +10,7 @@
 local ty = require "tycho"
 local h = require "helpers"
 
-local VK
-for _, d in ipairs(ty.devices()) do
-   if d.type ~= "cpu" then
-      VK = d.name or ("vulkan:" .. d.index)
-      break
-   end
-end
+local VK = h.vulkan_device()
 
 local DTYPES = {"float32", "float16", "bfloat16", "int32", "int64", "uint8", "bool"}
 local FLOATS = {float32 = true, float16 = true, bfloat16 = true}

@@ -38,63 +38,36 @@
 #include <string.h>
 
 #include "ops.h"
+#include "autograd_scope.h"
 
 /* ---------------------------------------------------------------- scope
  * Temporaries of one rule: every array made through K() is released when
  * the rule ends; after the first failure K() makes nothing more (the
  * expression is not evaluated), so the first error message stays. */
 
-#define SCOPE_CAP 64
+typedef ty__scope scope;
 
-typedef struct scope {
-    ty_array *t[SCOPE_CAP];
-    int n;
-    bool err;
-} scope;
-
-static ty_array *keep(scope *s, ty_array *a)
-{
-    if (!a) {
-        s->err = true;
-        return NULL;
-    }
-    if (s->n == SCOPE_CAP) {
-        ty_release(a);
-        s->err = true;
-        ty__error("[jvp] too many temporaries in one rule");
-        return NULL;
-    }
-    s->t[s->n++] = a;
-    return a;
-}
-
-#define K(expr) (S.err ? NULL : keep(&S, (expr)))
-
-static void scope_free(scope *s)
-{
-    for (int i = 0; i < s->n; i++) ty_release(s->t[i]);
-    s->n = 0;
-}
+#define K(expr) (S.failed ? NULL : ty__scope_keep(&S, (expr)))
 
 /* Ends a rule: writes r (a temporary of the scope, or NULL for zero) cast to
  * out's dtype as an owned reference. */
 static int finish(scope *s, ty_array *out, ty_array *r, ty_array **out_tangent)
 {
     ty_array *res = NULL;
-    if (!s->err && r) {
+    if (!s->failed && r) {
         res = ty__cast(r, out->dtype);
-        if (!res) s->err = true;
+        if (!res) s->failed = true;
         else if (!ty__same_shape(res, out->ndim, out->shape)) {
             char b0[TY_SHAPE_BUF], b1[TY_SHAPE_BUF];
             ty__error("[jvp] %s: tangent of shape %s for an output of shape %s",
                       ty_op_name(out->node->op), ty__shp(res, b0), ty__shp(out, b1));
             ty_release(res);
             res = NULL;
-            s->err = true;
+            s->failed = true;
         }
     }
-    scope_free(s);
-    if (s->err) return -1;
+    ty__scope_release(s);
+    if (s->failed) return -1;
     *out_tangent = res;
     return 0;
 }
@@ -339,7 +312,7 @@ static int prod_rule(ty_array *out, ty_array *t, ty_array **out_tangent)
     ty_array *xr = K(reduced_last(x, p));
     ty_array *tr = K(reduced_last(t, p));
     ty_array *r = NULL;
-    if (!S.err) {
+    if (!S.failed) {
         int64_t n = xr->shape[xr->ndim - 1];
         if (n == 0) return finish(&S, out, NULL, out_tangent);
         /* [1, x0, x0 x1, ...] and [..., x_{n-2} x_{n-1}, x_{n-1}, 1] */

@@ -21,41 +21,11 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "autograd_scope.h"
 
-#define NN_SCOPE 96
+typedef ty__scope scope;
 
-typedef struct scope {
-    ty_array *held[NN_SCOPE];
-    int n;
-    bool failed;
-    ty_dtype dtype;
-    ty_device device;
-} scope;
-
-static ty_array *keep(scope *S, ty_array *a)
-{
-    if (!a) {
-        S->failed = true;
-        return NULL;
-    }
-    if (S->n == NN_SCOPE) {
-        ty_release(a);
-        S->failed = true;
-        ty__error("[autograd] too many temporaries in one nn rule");
-        return NULL;
-    }
-    S->held[S->n++] = a;
-    return a;
-}
-
-#define T(expr) (S->failed ? NULL : keep(S, (expr)))
-
-static void scope_release(scope *S)
-{
-    for (int i = 0; i < S->n; i++) ty_release(S->held[i]);
-    S->n = 0;
-}
+#define T(expr) (S->failed ? NULL : ty__scope_keep(S, (expr)))
 
 static ty_array *k(scope *S, double v) { return T(ty_full(0, NULL, v, S->dtype, S->device)); }
 static ty_array *mul(scope *S, ty_array *a, ty_array *b) { return T(ty_mul(a, b)); }
@@ -179,21 +149,13 @@ static ty_array *ce_mask(scope *S, ty_array *out, ty_array *a, bool expand)
 
 /* ---------------------------------------------------------------- entry points */
 
-static void scope_init(scope *S, ty_array *out)
-{
-    S->n = 0;
-    S->failed = false;
-    S->dtype = out->dtype;
-    S->device = out->device;
-}
-
 int ty__vjp_nn_rule(ty_array *out, ty_array *g, ty_array **in_grads)
 {
     ty_node *n = out->node;
     for (int i = 0; i < n->ninputs; i++) in_grads[i] = NULL;
     scope *S = malloc(sizeof *S);
     if (!S) return ty__error("[vjp] out of host memory");
-    scope_init(S, out);
+    ty__scope_init(S, out);
     switch (n->op) {
     case TY_OP_NORMALIZE: {
         ty_array *w, *b;
@@ -228,7 +190,7 @@ int ty__vjp_nn_rule(ty_array *out, ty_array *g, ty_array **in_grads)
         break;
     }
     int rc = S->failed ? -1 : 0;
-    scope_release(S);
+    ty__scope_release(S);
     free(S);
     if (rc != 0)
         for (int i = 0; i < n->ninputs; i++) {
@@ -252,7 +214,7 @@ int ty__jvp_nn_rule(ty_array *out, ty_array *const *in_tangents, ty_array **out_
     *out_tangent = NULL;
     scope *S = malloc(sizeof *S);
     if (!S) return ty__error("[jvp] out of host memory");
-    scope_init(S, out);
+    ty__scope_init(S, out);
     ty_array *r = NULL;
     switch (n->op) {
     case TY_OP_NORMALIZE: {
@@ -321,7 +283,7 @@ int ty__jvp_nn_rule(ty_array *out, ty_array *const *in_tangents, ty_array **out_
         *out_tangent = ty_astype(r, out->dtype);
         if (!*out_tangent) rc = -1;
     }
-    scope_release(S);
+    ty__scope_release(S);
     free(S);
     return rc;
 }

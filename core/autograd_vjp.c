@@ -39,46 +39,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "autograd_scope.h"
 
 /* ---------------------------------------------------------------- scope
  * Temporaries of one rule, released together. Every op goes through T(),
  * which skips the op once something failed (so the first error message is
  * kept) and records the result. */
 
-#define SCOPE_MAX 128
+typedef ty__scope scope;
 
-typedef struct scope {
-    ty_array *held[SCOPE_MAX];
-    int n;
-    bool failed;
-    ty_dtype dtype;                    /* out's dtype (a float) */
-    ty_device device;
-} scope;
-
-static ty_array *keep(scope *S, ty_array *a)
-{
-    if (!a) {
-        S->failed = true;
-        return NULL;
-    }
-    if (S->n == SCOPE_MAX) {
-        ty_release(a);
-        S->failed = true;
-        ty__error("[vjp] too many temporaries in one rule");
-        return NULL;
-    }
-    S->held[S->n++] = a;
-    return a;
-}
-
-#define T(expr) (S->failed ? NULL : keep(S, (expr)))
-
-static void scope_release(scope *S)
-{
-    for (int i = 0; i < S->n; i++) ty_release(S->held[i]);
-    S->n = 0;
-}
+#define T(expr) (S->failed ? NULL : ty__scope_keep(S, (expr)))
 
 /* A 0-d constant of out's dtype. */
 static ty_array *k(scope *S, double v) { return T(ty_full(0, NULL, v, S->dtype, S->device)); }
@@ -658,14 +628,11 @@ int ty__vjp_rule(ty_array *out, ty_array *g, ty_array **in_grads)
     if (!ty_dtype_is_float(out->dtype)) return 0;
     scope *S = malloc(sizeof *S);
     if (!S) return ty__error("[vjp] out of host memory");
-    S->n = 0;
-    S->failed = false;
-    S->dtype = out->dtype;
-    S->device = out->device;
+    ty__scope_init(S, out);
     ty_array *gc = T(ty_astype(g, out->dtype));
     int rc = gc ? rule(S, out, gc, in_grads) : -1;
     if (S->failed) rc = -1;
-    scope_release(S);
+    ty__scope_release(S);
     free(S);
     if (rc != 0)
         for (int i = 0; i < n->ninputs; i++) {

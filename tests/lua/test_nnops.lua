@@ -352,6 +352,30 @@ function T.vulkan_matches_cpu()
       {ty.randn{70, 130}, ty.randn{40, 130}, ty.randn{40, 100}}, 2e-5)
    same("att strided", function(a, b, c) return sdpa(ty.swapaxes(a, 1, 2), b, c) end,
       {ty.randn{4, 6}, ty.randn{6, 4}, ty.randn{6, 3}})
+   -- the register-blocked kernel (attention_tiled.comp): odd lengths, Lq != Lk,
+   -- causal bottom-right, masks (bool, float, broadcast, fully masked rows),
+   -- head dims 32..128, float16 and strided inputs
+   for _, D in ipairs{32, 64, 80, 128} do
+      local qq, kk, vv = ty.randn{2, 2, 67, D}, ty.randn{2, 2, 101, D}, ty.randn{2, 2, 101, D}
+      same("att tiled D" .. D, function(a, b, c) return sdpa(a, b, c) end, {qq, kk, vv}, 2e-5)
+      same("att tiled causal D" .. D, function(a, b, c) return sdpa(a, b, c, {causal = true}) end,
+         {qq, kk, vv}, 2e-5)
+   end
+   local ql, kl, vl = ty.randn{2, 130, 64}, ty.randn{2, 45, 64}, ty.randn{2, 45, 48}
+   same("att tiled causal lq>lk", function(a, b, c) return sdpa(a, b, c, {causal = true}) end,
+      {ql, kl, vl}, 2e-5)
+   local qm, km, vm = ty.randn{2, 3, 70, 32}, ty.randn{2, 3, 90, 32}, ty.randn{2, 3, 90, 32}
+   same("att tiled bool mask", function(a, b, c, mm) return sdpa(a, b, c, {mask = mm}) end,
+      {qm, km, vm, ty.gt(ty.randn{70, 90}, 0.3)}, 2e-5)
+   same("att tiled masked rows", function(a, b, c, mm) return sdpa(a, b, c, {mask = mm}) end,
+      {qm, km, vm, ty.gt(ty.randn{2, 1, 70, 1}, 0)}, 2e-5)
+   same("att tiled float mask", function(a, b, c, mm) return sdpa(a, b, c, {mask = mm, causal = true}) end,
+      {qm, km, vm, ty.randn{3, 1, 90}}, 2e-5)
+   same("att tiled float16", function(a, b, c) return sdpa(a, b, c, {causal = true}) end,
+      {ty.randn{2, 40, 64}:astype("float16"), ty.randn{2, 90, 64}:astype("float16"),
+       ty.randn{2, 90, 64}:astype("float16")}, 2e-3)
+   same("att tiled strided", function(a, b, c) return sdpa(ty.swapaxes(a, -1, -2), b, c) end,
+      {ty.randn{2, 64, 50}, ty.randn{2, 60, 64}, ty.randn{2, 60, 32}}, 2e-5)
    local lg = ty.randn{6, 5}
    local lab = ty.array({1, 2, 3, 4, 5, -100}, {dtype = "int32"})
    same("ce", function(a, b) return ty.softmax_cross_entropy(a, b, {ignore_index = -100}) end, {lg, lab})
@@ -369,6 +393,50 @@ function T.vulkan_matches_cpu()
    same("norm grad", function(z)
       return ty.grad(function(u) return (ty.normalize(u, {1, 3}) * u):sum() end)(z)
    end, {x}, 1e-4)
+end
+
+-- Every Vulkan attention path against the CPU (chosen by TYCHO_VK_ATTENTION in
+-- a subprocess): each tile configuration of attention_tiled.comp with both
+-- stagings, the simple kernel and the composition matmul/softmax/matmul.
+function T.vulkan_attention_paths()
+   if not VK then return end
+   local script = h.script_file(string.format([[
+local ty = require "tycho"
+local sdpa = ty.scaled_dot_product_attention
+local function same(f, args, tol)
+   local want = f(table.unpack(args))
+   local va = {}
+   for i, a in ipairs(args) do va[i] = a:to(%q) end
+   local got = f(table.unpack(va)):to("cpu")
+   local err = ty.max(ty.abs(got:astype("float32") - want:astype("float32"))):item()
+   if not (err <= tol) then error("max error " .. err) end
+end
+local q, k, v = ty.randn{2, 2, 70, 64}, ty.randn{2, 2, 99, 64}, ty.randn{2, 2, 99, 40}
+same(function(a, b, c) return sdpa(a, b, c) end, {q, k, v}, 2e-5)
+same(function(a, b, c) return sdpa(a, b, c, {causal = true}) end, {q, k, v}, 2e-5)
+same(function(a, b, c) return sdpa(a, b, c, {causal = true}) end,
+     {ty.randn{100, 32}, ty.randn{37, 32}, ty.randn{37, 32}}, 2e-5)
+same(function(a, b, c, m) return sdpa(a, b, c, {mask = m}) end,
+     {q, k, v, ty.gt(ty.randn{2, 1, 70, 99}, 0.5)}, 2e-5)
+same(function(a, b, c, m) return sdpa(a, b, c, {mask = m}) end,
+     {q, k, v, ty.gt(ty.randn{70, 1}, 0)}, 2e-5)
+same(function(a, b, c, m) return sdpa(a, b, c, {mask = m, causal = true}) end,
+     {q, k, v, ty.randn{1, 99}}, 2e-5)
+same(function(a, b, c) return sdpa(ty.swapaxes(a, -1, -2), b, c) end,
+     {ty.randn{3, 36, 40}, ty.randn{3, 50, 36}, ty.randn{3, 50, 36}}, 2e-5)
+print("paths ok")
+]], VK))
+   for _, mode in ipairs{"0", "1", "2", "simple", "composed"} do
+      for _, swz in ipairs{"0", "1"} do
+         local out, rc = h.sh("TYCHO_DEVICE=cpu TYCHO_VK_ATTENTION=" .. mode .. " TYCHO_VK_ATTENTION_SWZ=" .. swz ..
+                              " ./tycho " .. script)
+         if rc ~= 0 or not out:find("paths ok") then
+            os.remove(script)
+            error("TYCHO_VK_ATTENTION=" .. mode .. " SWZ=" .. swz .. ": " .. out)
+         end
+      end
+   end
+   os.remove(script)
 end
 
 function T.errors()

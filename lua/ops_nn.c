@@ -61,6 +61,10 @@ static int l_attention(lua_State *L)
     ty_array *mask = NULL;
     if (opts && lty_arg_field(L, opts, "mask") != LUA_TNIL)
         mask = lty_arg_array(L, lua_gettop(L), q);   /* stays on the stack */
+    if (mask && ty_dtype_of(mask) != TY_BOOL && !ty_dtype_is_float(ty_dtype_of(mask)))
+        return luaL_error(L, "[%s] mask must be a bool array (true keeps a key) or a float "
+                          "array (added to the scores), got %s", fname,
+                          ty_dtype_name(ty_dtype_of(mask)));
     ty_array *r;
     LTY_CALL(L, r, ty_attention(q, k, v, mask, scale, causal));
     return push_result(L, r);

@@ -24,23 +24,24 @@ local function shape_str(x)
    return "(" .. table.concat(x.shape, ",") .. ")"
 end
 
-local function check_opts(fname, opts, allowed)
+local function check_opts(fname, opts, allowed, lvl)
+   lvl = lvl or 3
    if opts == nil then return {} end
    if type(opts) ~= "table" or ty.is_array(opts) then
-      error(fmt("[%s] options must be a table, got %s", fname, type(opts)), 3)
+      error(fmt("[%s] options must be a table, got %s", fname, type(opts)), lvl)
    end
    local ok = {}
    for w in allowed:gmatch("%S+") do ok[w] = true end
    for k in pairs(opts) do
       if not ok[k] then
          error(fmt("[%s] unknown option '%s' (expected %s)", fname, tostring(k),
-            allowed:gsub(" ", ", ")), 3)
+            (allowed:gsub(" ", ", "))), lvl)
       end
    end
    return opts
 end
 
-local function as_array(fname, x, what, like)
+local function as_array(fname, x, what, like, lvl)
    if ty.is_array(x) then return x end
    if type(x) == "number" or type(x) == "table" then
       local ok, a = pcall(ty.array, x)
@@ -52,7 +53,7 @@ local function as_array(fname, x, what, like)
          return a
       end
    end
-   error(fmt("[%s] %s must be an array, got %s", fname, what, type(x)), 3)
+   error(fmt("[%s] %s must be an array, got %s", fname, what, type(x)), lvl or 3)
 end
 
 local function is_float(x) return x.dtype:match("^b?float") ~= nil end
@@ -63,10 +64,10 @@ local function same_shape(a, b)
    return true
 end
 
-local function check_same_shape(fname, a, b, an, bn)
+local function check_same_shape(fname, a, b, an, bn, lvl)
    if not same_shape(a, b) then
       error(fmt("[%s] %s %s and %s %s must have the same shape", fname, an or "input",
-         shape_str(a), bn or "target", shape_str(b)), 3)
+         shape_str(a), bn or "target", shape_str(b)), lvl or 3)
    end
 end
 
@@ -80,13 +81,40 @@ local function reduce(fname, l, reduction)
       tostring(reduction)), 3)
 end
 
-local function check_reduction(fname, reduction, extra)
+local function check_reduction(fname, reduction, extra, lvl)
    if reduction == nil or reduction == "none" or reduction == "mean" or reduction == "sum" or
       (extra and reduction == extra) then
       return reduction or "mean"
    end
    error(fmt("[%s] reduction must be 'none', 'mean' or 'sum'%s, got %s", fname,
-      extra and (" or '" .. extra .. "'") or "", tostring(reduction)), 3)
+      extra and (" or '" .. extra .. "'") or "", tostring(reduction)), lvl or 3)
+end
+
+-- An error unless x's shape is `want` (a list); what names x.
+local function check_shape(fname, x, want, what, ctx, lvl)
+   local ok = ty.is_array(x) and #x.shape == #want
+   for i = 1, #want do ok = ok and x.shape[i] == want[i] end
+   if not ok then
+      local ws = #want == 1 and "(" .. want[1] .. ",)" or "(" .. table.concat(want, ",") .. ")"
+      error(fmt("[%s] %s must be %s%s, got %s", fname, what, ws, ctx or "", shape_str(x)),
+         lvl or 3)
+   end
+end
+
+-- An error unless x broadcasts to `like`'s shape without growing it.
+local function check_broadcasts_to(fname, x, like, what, likename, lvl)
+   local ok = ty.is_array(x) and #x.shape <= #like.shape
+   if ok then
+      local off = #like.shape - #x.shape
+      for i = 1, #x.shape do
+         local d = x.shape[i]
+         if d ~= 1 and d ~= like.shape[off + i] then ok = false end
+      end
+   end
+   if not ok then
+      error(fmt("[%s] %s %s must broadcast to %s %s", fname, what, shape_str(x),
+         likename or "input", shape_str(like)), lvl or 3)
+   end
 end
 
 -- Moves axis 2 (classes) of an (N, C, d1, ...) array last: (N, d1, ..., C).
@@ -109,9 +137,38 @@ local function classes_second(x)
 end
 
 local function labels_of(fname, target)
-   if not ty.is_array(target) then target = ty.array(target, {dtype = "int32"}) end
-   if is_float(target) or target.dtype == "bool" then target = target:astype("int32") end
+   if not ty.is_array(target) then
+      local ok, t = false, nil
+      if type(target) == "number" or type(target) == "table" then
+         ok, t = pcall(ty.array, target, {dtype = "int32"})
+      end
+      if not ok then
+         error(fmt("[%s] target must be an array of class labels, got %s", fname,
+            type(target)), 3)
+      end
+      target = t
+   end
+   if is_float(target) then
+      -- float labels must hold integers (checked when the target is data, not
+      -- a lazy graph, to keep losses lazy)
+      if ty.node(target) == nil and target.size > 0 and
+         ty.any(ty.ne(target, ty.floor(target))):item() then
+         error(fmt("[%s] class labels must be integers, got a %s target %s with fractional " ..
+            "values (probability targets must have the input's shape)", fname, target.dtype,
+            shape_str(target)), 3)
+      end
+      target = target:astype("int32")
+   elseif target.dtype == "bool" then
+      target = target:astype("int32")
+   end
    return target
+end
+
+local function check_ignore_index(fname, ii)
+   if ii ~= nil and math.type(ii) ~= "integer" and
+      not (type(ii) == "number" and ii % 1 == 0) then
+      error(fmt("[%s] ignore_index must be an integer, got %s", fname, tostring(ii)), 3)
+   end
 end
 
 -- ============================================================ normalisation
@@ -138,6 +195,19 @@ local function trailing_axes(fname, x, ns)
    return axes
 end
 
+-- weight/bias options must be arrays shaped `want` (normalized_shape or (C,)).
+local function check_params(fname, opts, names, want, x)
+   for _, nm in ipairs(names) do
+      local p = opts[nm]
+      if p ~= nil then
+         if not ty.is_array(p) then
+            error(fmt("[%s] %s must be an array, got %s", fname, nm, type(p)), 3)
+         end
+         check_shape(fname, p, want, nm, " for input " .. shape_str(x), 4)
+      end
+   end
+end
+
 -- Shape (1, C, 1, ...) of a per-channel parameter for an (N, C, ...) input.
 local function channel_view(p, nd)
    if p == nil then return nil end
@@ -158,6 +228,7 @@ function ty.layer_norm(x, normalized_shape, opts)
    x = as_array(fname, x, "x")
    local ns = norm_shape_list(fname, normalized_shape)
    local axes = trailing_axes(fname, x, ns)
+   check_params(fname, opts, {"weight", "bias"}, ns, x)
    return ty.normalize(x, axes, {eps = opts.eps or 1e-5, weight = opts.weight,
                                  bias = opts.bias})
 end
@@ -173,6 +244,7 @@ function ty.rms_norm(x, normalized_shape, opts)
    x = as_array(fname, x, "x")
    local ns = norm_shape_list(fname, normalized_shape)
    local axes = trailing_axes(fname, x, ns)
+   check_params(fname, opts, {"weight"}, ns, x)
    return ty.normalize(x, axes, {eps = opts.eps or 1e-5, rms = true, weight = opts.weight})
 end
 document(ty.rms_norm, [[
@@ -195,19 +267,16 @@ function ty.group_norm(x, groups, opts)
          shape_str(x), tostring(groups)), 2)
    end
    local eps = opts.eps or 1e-5
+   check_params(fname, opts, {"weight", "bias"}, {c}, x)
    local w, b = opts.weight, opts.bias
-   local function fits(p) return p == nil or (ty.is_array(p) and p.size == c) end
-   if fits(w) and fits(b) then
-      -- (N, G, C/G, S): the per-channel weight and bias, as (G, C/G, 1),
-      -- broadcast over it and go into the fused kernel
-      local g = ty.reshape(x, {x.shape[1], groups, c // groups, -1})
-      local function gv(p) return p and ty.reshape(p, {groups, c // groups, 1}) end
-      return ty.reshape(ty.normalize(g, {3, 4}, {eps = eps, weight = gv(w), bias = gv(b)}),
-         x.shape)
-   end
-   local g = ty.reshape(x, {x.shape[1], groups, -1})
-   local y = ty.reshape(ty.normalize(g, 3, {eps = eps}), x.shape)
-   return affine(y, channel_view(w, nd), channel_view(b, nd))
+   -- (N, G, C/G, S): the per-channel weight and bias, as (G, C/G, 1),
+   -- broadcast over it and go into the fused kernel
+   local s = 1
+   for i = 3, nd do s = s * x.shape[i] end
+   local g = ty.reshape(x, {x.shape[1], groups, c // groups, s})
+   local function gv(p) return p and ty.reshape(p, {groups, c // groups, 1}) end
+   return ty.reshape(ty.normalize(g, {3, 4}, {eps = eps, weight = gv(w), bias = gv(b)}),
+      x.shape)
 end
 document(ty.group_norm, [[
 ty.group_norm(x, groups, {weight=, bias=, eps=1e-5}) -> array
@@ -222,6 +291,7 @@ function ty.instance_norm(x, opts)
    if nd < 3 then
       error(fmt("[%s] expected input (N,C,*spatial), got %s", fname, shape_str(x)), 2)
    end
+   check_params(fname, opts, {"weight", "bias"}, {x.shape[2]}, x)
    local axes = {}
    for i = 3, nd do axes[#axes + 1] = i end
    return ty.normalize(x, axes, {eps = opts.eps or 1e-5, weight = channel_view(opts.weight, nd),
@@ -267,6 +337,10 @@ function ty.batch_norm(x, running_mean, running_var, opts)
    if running_mean == nil and running_var == nil then return y end
    local n = 1
    for _, a in ipairs(axes) do n = n * x.shape[a] end
+   if n == 1 then
+      error(fmt("[%s] expected more than 1 value per channel when training, got input %s",
+         fname, shape_str(x)), 2)
+   end
    local m = opts.momentum or 0.1
    local xs = ty.stop_gradient(x)
    local mean = ty.mean(xs, axes)
@@ -338,6 +412,7 @@ function M.cross_entropy(input, target, opts)
    if #input.shape < 1 then
       error(fmt("[%s] input must have a class axis, got %s", fname, shape_str(input)), 2)
    end
+   check_ignore_index(fname, opts.ignore_index)
    local eps = opts.label_smoothing or 0
    if type(eps) ~= "number" or eps < 0 or eps > 1 then
       error(fmt("[%s] label_smoothing must be in [0, 1], got %s", fname, tostring(eps)), 2)
@@ -398,6 +473,10 @@ function M.nll(input, target, opts)
    opts = check_opts(fname, opts, "weight ignore_index reduction")
    local reduction = check_reduction(fname, opts.reduction)
    input = as_array(fname, input, "input")
+   check_ignore_index(fname, opts.ignore_index)
+   if #input.shape < 1 then
+      error(fmt("[%s] input must have a class axis, got %s", fname, shape_str(input)), 2)
+   end
    local x = classes_last(input)
    local c = x.shape[#x.shape]
    local y = labels_of(fname, target)
@@ -433,6 +512,14 @@ function M.binary_cross_entropy(input, target, opts)
    check_same_shape(fname, input, target)
    if not is_float(target) then target = target:astype(input.dtype) end
    local pw = opts.pos_weight
+   if pw ~= nil then
+      pw = as_array(fname, pw, "pos_weight", input)
+      check_broadcasts_to(fname, pw, input, "pos_weight")
+   end
+   if opts.weight ~= nil then
+      opts.weight = as_array(fname, opts.weight, "weight", input)
+      check_broadcasts_to(fname, opts.weight, input, "weight")
+   end
    local l
    if opts.logits then
       -- (1 - t) x + (1 + (pw - 1) t) softplus(-x), stable for any x
@@ -464,11 +551,12 @@ ty.losses.binary_cross_entropy(input, target, {weight=, pos_weight=, reduction='
 -- ============================================================ regression
 
 local function elementwise(fname, input, target, opts, allowed)
-   opts = check_opts(fname, opts, allowed or "reduction")
-   local reduction = check_reduction(fname, opts.reduction)
-   input = as_array(fname, input, "input")
-   target = as_array(fname, target, "target", input)
-   check_same_shape(fname, input, target)
+   -- errors at level 4: the caller of the loss, through the loss function
+   opts = check_opts(fname, opts, allowed or "reduction", 4)
+   local reduction = check_reduction(fname, opts.reduction, nil, 4)
+   input = as_array(fname, input, "input", nil, 4)
+   target = as_array(fname, target, "target", input, 4)
+   check_same_shape(fname, input, target, nil, nil, 4)
    return input, target, opts, reduction
 end
 
@@ -492,6 +580,9 @@ ty.losses.mse(input, target, {reduction='mean'}) -> array
 function M.smooth_l1(input, target, opts)
    local x, t, o, r = elementwise("smooth_l1", input, target, opts, "reduction beta")
    local beta = o.beta or 1.0
+   if type(beta) ~= "number" or beta < 0 then
+      error(fmt("[smooth_l1] beta must be a non-negative number, got %s", tostring(beta)), 2)
+   end
    local ad = ty.abs(x - t)
    local l
    if beta == 0 then l = ad
@@ -506,6 +597,9 @@ ty.losses.smooth_l1(input, target, {beta=1, reduction='mean'}) -> array
 function M.huber(input, target, opts)
    local x, t, o, r = elementwise("huber", input, target, opts, "reduction delta")
    local delta = o.delta or 1.0
+   if type(delta) ~= "number" or delta <= 0 then
+      error(fmt("[huber] delta must be a positive number, got %s", tostring(delta)), 2)
+   end
    local ad = ty.abs(x - t)
    local l = ty.where(ty.le(ad, delta), 0.5 * ad * ad, delta * (ad - 0.5 * delta))
    return reduce("huber", l, r)
@@ -563,7 +657,16 @@ function M.gaussian_nll(input, target, var, opts)
    var = as_array(fname, var, "var", input)
    check_same_shape(fname, input, target)
    -- var: input's shape, or one fewer trailing axis / last axis 1 (homoscedastic)
-   if #var.shape == #input.shape - 1 then var = ty.expand_dims(var, -1) end
+   local ns = #input.shape
+   local vs = var.shape
+   local lead_ok = #vs >= ns - 1
+   for i = 1, ns - 1 do lead_ok = lead_ok and vs[i] == input.shape[i] end
+   if #vs == ns - 1 and lead_ok then
+      var = ty.expand_dims(var, -1)
+   elseif not (#vs == ns and lead_ok and (vs[ns] == input.shape[ns] or vs[ns] == 1)) then
+      error(fmt("[%s] var %s must have input %s's shape, lack its last axis, or have it " ..
+         "of size 1", fname, shape_str(var), shape_str(input)), 2)
+   end
    local eps = opts.eps or 1e-6
    local v = ty.maximum(var, eps)
    local d = input - target
@@ -629,6 +732,7 @@ function M.margin_ranking(input1, input2, target, opts)
    input2 = as_array(fname, input2, "input2", input1)
    target = as_array(fname, target, "target", input1)
    check_same_shape(fname, input1, input2, "input1", "input2")
+   if #target.shape > 0 then check_same_shape(fname, input1, target, "input1", "target") end
    local l = ty.relu(-target * (input1 - input2) + (opts.margin or 0))
    return reduce(fname, l, reduction)
 end
@@ -644,6 +748,11 @@ function M.cosine_similarity(input1, input2, target, opts)
    input2 = as_array(fname, input2, "input2", input1)
    target = as_array(fname, target, "target", input1)
    check_same_shape(fname, input1, input2, "input1", "input2")
+   if #input1.shape < 1 then
+      error(fmt("[%s] inputs must have an embedding axis, got %s", fname, shape_str(input1)), 2)
+   end
+   check_shape(fname, target, {table.unpack(input1.shape, 1, #input1.shape - 1)}, "target",
+      " (input1 " .. shape_str(input1) .. " without its last axis)")
    local EPS = 1e-12
    local cos = ty.sum(input1 * input2, -1) /
       ty.sqrt((ty.sum(input1 * input1, -1) + EPS) * (ty.sum(input2 * input2, -1) + EPS))
@@ -677,6 +786,10 @@ function M.focal(input, target, opts)
    end
    -- multi-class from logits (N, C, ...) and labels 1..C
    local x = classes_last(input)
+   if #input.shape < 2 or input.shape[2] < 2 then
+      error(fmt("[%s] multi-class focal loss needs input (N,C,...) with C >= 2, got %s " ..
+         "(binary: pass a float target shaped like input)", fname, shape_str(input)), 2)
+   end
    local y = labels_of(fname, target)
    class_count_check(fname, input, y)
    local logpt = -ty.softmax_cross_entropy(x, y)
@@ -686,7 +799,9 @@ function M.focal(input, target, opts)
    if type(alpha) == "number" then
       l = l * alpha
    elseif alpha ~= nil then
-      l = l * ty.take(as_array(fname, alpha, "alpha", input), y)
+      alpha = as_array(fname, alpha, "alpha", input)
+      check_shape(fname, alpha, {x.shape[#x.shape]}, "alpha", " (one weight per class)")
+      l = l * ty.take(alpha, y)
    end
    return reduce(fname, l, reduction)
 end
@@ -750,6 +865,11 @@ function M.contrastive(input1, input2, label, opts)
    input2 = as_array(fname, input2, "input2", input1)
    label = as_array(fname, label, "label", input1)
    check_same_shape(fname, input1, input2, "input1", "input2")
+   if #input1.shape < 1 then
+      error(fmt("[%s] inputs must have an embedding axis, got %s", fname, shape_str(input1)), 2)
+   end
+   check_shape(fname, label, {table.unpack(input1.shape, 1, #input1.shape - 1)}, "label",
+      " (input1 " .. shape_str(input1) .. " without its last axis)")
    if not is_float(label) then label = label:astype(input1.dtype) end
    local margin = opts.margin or 1.0
    local diff = input1 - input2
@@ -770,6 +890,7 @@ function M.center(features, labels, centers, opts)
    local reduction = check_reduction(fname, opts.reduction)
    features = as_array(fname, features, "features")
    local y = labels_of(fname, labels)
+   centers = as_array(fname, centers, "centers", features)
    if #features.shape ~= 2 or #centers.shape ~= 2 or centers.shape[2] ~= features.shape[2] or
       #y.shape ~= 1 or y.shape[1] ~= features.shape[1] then
       error(fmt("[%s] expected features (N,D), labels (N) and centers (C,D), got %s, %s, %s",
@@ -792,6 +913,7 @@ function M.wasserstein(a, b, opts)
    if opts.labels then
       local reduction = check_reduction(fname, opts.reduction)
       local y = as_array(fname, b, "labels", a)
+      check_same_shape(fname, a, y, "scores", "labels")
       if not is_float(y) then y = y:astype(a.dtype) end
       return reduce(fname, -(y * a), reduction)
    end
@@ -818,6 +940,11 @@ function M.perceptual(input, target, extractor, layers, opts)
    local reduction = check_reduction(fname, opts.reduction)
    input = as_array(fname, input, "input")
    target = as_array(fname, target, "target", input)
+   check_same_shape(fname, input, target)
+   local dist = opts.distance or "mse"
+   if dist ~= "mse" and dist ~= "l1" then
+      error(fmt("[%s] distance must be 'mse' or 'l1', got %s", fname, tostring(dist)), 2)
+   end
    if type(layers) ~= "table" or #layers == 0 then
       error(fmt("[%s] layers must be a non-empty list of module names or positions", fname), 2)
    end
@@ -845,7 +972,6 @@ function M.perceptual(input, target, extractor, layers, opts)
       return got
    end
    local fi, ft = features(input), features(target)
-   local dist = opts.distance or "mse"
    local total
    for i = 1, #mods do
       if fi[i] == nil then

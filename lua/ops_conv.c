@@ -131,7 +131,7 @@ static ty_array *add_bias(lua_State *L, ty_array *y, int opts, int bias_pos, con
     if (!b) return y;
     int64_t O = ty_shape(y)[1];
     if (ty_size(b) != O || ty_ndim(b) != 1)
-        luaL_error(L, "[%s] bias must have shape (%I), got %s (output %s)", fname,
+        luaL_error(L, "[%s] bias must have shape (%I,), got %s (output %s)", fname,
                    (lua_Integer)O, shp(b, sb), shp(y, sy));
     int64_t shape[4] = {O, 1, 1, 1};
     ty_array *br = push_named(L, ty_reshape(b, nsp + 1, shape), fname);
@@ -263,9 +263,10 @@ static int l_conv(lua_State *L)
     }
     int64_t C = ty_shape(x)[1];
     if (C % o.groups != 0 || ty_shape(w)[0] % o.groups != 0 || ty_shape(w)[1] * o.groups != C)
-        luaL_error(L, "[%s] weight %s does not fit input %s with groups=%d (expected "
+        luaL_error(L, "[%s] weight %s does not fit input %s%s with groups=%d (expected "
                    "(C_out,%I,...) with C_out divisible by groups)", fname, shp(w, sw),
-                   shp(x0, sx), o.groups, (lua_Integer)(C / o.groups));
+                   shp(x0, sx), a.unb ? " (read as unbatched (C,*spatial))" : "", o.groups,
+                   (lua_Integer)(C / o.groups));
     ty_array *y = push_named(L, ty_conv_general(x, w, &o), fname);
     y = add_bias(L, y, opts, a.bias_pos, fname, nsp);
     unbatch(L, y, a.unb, fname);
@@ -292,9 +293,9 @@ static int l_conv_transpose(lua_State *L)
     if (G < 1) luaL_error(L, "[%s] groups must be positive, got %d", fname, G);
     int64_t C = ty_shape(x)[1], Cin = ty_shape(w)[0], Cog = ty_shape(w)[1];
     if (Cin != C || C % G != 0)
-        luaL_error(L, "[%s] weight %s does not fit input %s with groups=%d (expected "
-                   "(%I,C_out/groups,...))", fname, shp(w, sw), shp(x0, sx), G,
-                   (lua_Integer)C);
+        luaL_error(L, "[%s] weight %s does not fit input %s%s with groups=%d (expected "
+                   "(%I,C_out/groups,...))", fname, shp(w, sw), shp(x0, sx),
+                   a.unb ? " (read as unbatched (C,*spatial))" : "", G, (lua_Integer)C);
     ty_conv_opts o;
     memset(&o, 0, sizeof o);
     o.groups = G;

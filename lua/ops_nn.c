@@ -75,6 +75,9 @@ static int l_softmax_cross_entropy(lua_State *L)
 {
     const char *fname = "softmax_cross_entropy";
     ty_array *x = lty_arg_array(L, 1, NULL);
+    if (lua_isnoneornil(L, 2))
+        return luaL_error(L, "[%s] labels must be an array or a table of integers, got %s",
+                          fname, lty_arg_got(L, 2));
     ty_array *y = lty_arg_index(L, 2, fname);
     int opts = lty_arg_is_opts(L, 3) ? 3 : 0;
     if (!opts && !lua_isnoneornil(L, 3))

@@ -24,6 +24,10 @@ local function shape_str(x)
    return "(" .. table.concat(x.shape, ",") .. ")"
 end
 
+-- options that must be Lua numbers when given
+local NUMERIC_OPTS = {eps = true, margin = true, p = true, momentum = true, beta = true,
+                      delta = true, smooth = true, gamma = true, label_smoothing = true}
+
 local function check_opts(fname, opts, allowed, lvl)
    lvl = lvl or 3
    if opts == nil then return {} end
@@ -37,6 +41,12 @@ local function check_opts(fname, opts, allowed, lvl)
          error(fmt("[%s] unknown option '%s' (expected %s)", fname, tostring(k),
             (allowed:gsub(" ", ", "))), lvl)
       end
+      if NUMERIC_OPTS[k] and type(opts[k]) ~= "number" then
+         error(fmt("[%s] option '%s' must be a number, got %s", fname, k, type(opts[k])), lvl)
+      end
+   end
+   if opts.eps ~= nil and opts.eps < 0 then
+      error(fmt("[%s] eps must be non-negative, got %s", fname, tostring(opts.eps)), lvl)
    end
    return opts
 end
@@ -199,9 +209,10 @@ end
 local function check_params(fname, opts, names, want, x)
    for _, nm in ipairs(names) do
       local p = opts[nm]
-      if p ~= nil then
+      -- a number or a 0-d array is a scalar weight/bias; other arrays must be `want`
+      if p ~= nil and type(p) ~= "number" and not (ty.is_array(p) and #p.shape == 0) then
          if not ty.is_array(p) then
-            error(fmt("[%s] %s must be an array, got %s", fname, nm, type(p)), 3)
+            error(fmt("[%s] %s must be an array or a number, got %s", fname, nm, type(p)), 3)
          end
          check_shape(fname, p, want, nm, " for input " .. shape_str(x), 4)
       end
@@ -274,7 +285,10 @@ function ty.group_norm(x, groups, opts)
    local s = 1
    for i = 3, nd do s = s * x.shape[i] end
    local g = ty.reshape(x, {x.shape[1], groups, c // groups, s})
-   local function gv(p) return p and ty.reshape(p, {groups, c // groups, 1}) end
+   local function gv(p)
+      if p == nil or type(p) == "number" or #p.shape == 0 then return p end
+      return ty.reshape(p, {groups, c // groups, 1})
+   end
    return ty.reshape(ty.normalize(g, {3, 4}, {eps = eps, weight = gv(w), bias = gv(b)}),
       x.shape)
 end
@@ -419,6 +433,9 @@ function M.cross_entropy(input, target, opts)
    end
    local x = classes_last(input)
    local c = x.shape[#x.shape]
+   if c == 0 then
+      error(fmt("[%s] input %s has no classes", fname, shape_str(input)), 2)
+   end
    local weight = opts.weight
    if weight ~= nil then
       weight = as_array(fname, weight, "weight", input)
@@ -461,7 +478,8 @@ document(M.cross_entropy, [[
 ty.losses.cross_entropy(input, target, {weight=, ignore_index=, reduction='mean', label_smoothing=0}) -> array
   Softmax cross-entropy as torch.nn.functional.cross_entropy. input: logits (N, C),
   (N, C, d1, ...) or (C). target: class labels 1..C shaped (N, d1, ...) (integer
-  arrays, tables, or float arrays holding integers), or class probabilities shaped
+  arrays, tables, or float arrays holding integers: fractional labels are an error),
+  or class probabilities shaped
   like input (a float array). weight (C): per-class weights; 'mean' then divides
   by the sum of the target weights (PyTorch's weighted mean). ignore_index: rows
   with that label contribute nothing (labels only). label_smoothing mixes the
@@ -714,6 +732,7 @@ function M.triplet(anchor, positive, negative, opts)
    check_same_shape(fname, anchor, positive, "anchor", "positive")
    check_same_shape(fname, anchor, negative, "anchor", "negative")
    local margin, p, eps = opts.margin or 1.0, opts.p or 2, opts.eps or 1e-6
+   if p <= 0 then error(fmt("[%s] p must be positive, got %s", fname, tostring(p)), 2) end
    local dp = pnorm(anchor - positive + eps, p, -1)
    local dn = pnorm(anchor - negative + eps, p, -1)
    if opts.swap then dn = ty.minimum(dn, pnorm(positive - negative + eps, p, -1)) end
@@ -948,6 +967,11 @@ function M.perceptual(input, target, extractor, layers, opts)
    if type(layers) ~= "table" or #layers == 0 then
       error(fmt("[%s] layers must be a non-empty list of module names or positions", fname), 2)
    end
+   if opts.weights ~= nil and (type(opts.weights) ~= "table" or #opts.weights ~= #layers) then
+      error(fmt("[%s] weights must be a list of %d numbers (one per layer), got %s", fname,
+         #layers, type(opts.weights) == "table" and (#opts.weights .. " values") or
+            type(opts.weights)), 2)
+   end
    if type(extractor) ~= "table" or type(extractor.named_modules) ~= "function" then
       error(fmt("[%s] extractor must be an nn.Module", fname), 2)
    end
@@ -1014,8 +1038,9 @@ local function make_center_module()
          error("[CenterLoss] expected CenterLoss(num_classes, feat_dim), got " ..
             type(num_classes) .. ", " .. type(feat_dim), 3)
       end
+      opts = check_opts("CenterLoss", opts, "reduction", 4)
       self.num_classes, self.feat_dim = num_classes, feat_dim
-      self.reduction = opts and opts.reduction or "mean"
+      self.reduction = check_reduction("CenterLoss", opts.reduction, nil, 4)
       self.centers = ty.random.normal({num_classes, feat_dim})
    end
    function CenterLoss:forward(features, labels)

@@ -362,4 +362,13 @@ function T.vulkan_gradients_match_cpu()
    end
 end
 
+function T.error_messages_name_the_unbatched_reading()
+   -- a 3-d input to conv2d is read as unbatched (C,H,W): the message says so
+   local e = h.assert_error(function() ty.conv2d(ty.ones{2, 3, 4}, ty.ones{4, 3, 3, 3}) end,
+      "[conv2d] weight (4,3,3,3) does not fit input (2,3,4) (read as unbatched (C,*spatial))")
+   assert(e:find("test_conv.lua:", 1, true), e)
+   h.assert_error(function() ty.conv_transpose1d(ty.ones{1, 2, 5}, ty.ones{2, 3, 3}, ty.ones{2}) end,
+      "[conv_transpose1d] bias must have shape (3,), got (2,)")
+end
+
 return T

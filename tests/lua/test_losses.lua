@@ -239,6 +239,79 @@ function T.errors()
    h.assert_error(function() L.dice(ty.ones{3}, ty.ones{3}) end, "[dice] expected input (N,C,...), got (3,)")
 end
 
+-- bad input: a clear error naming the loss, raised at the caller's line
+local function err_here(fn, fragment)
+   local e = h.assert_error(fn, fragment)
+   if not e:find("test_losses.lua:", 1, true) then
+      error("error not at the caller's line: " .. e, 2)
+   end
+end
+
+function T.bad_input_errors_at_caller()
+   local R = function(s) return ty.random.normal(s) end
+   local x = R{2, 3}
+   -- fractional float labels (were truncated silently); integral floats still work
+   err_here(function() L.cross_entropy(x, ty.array{1.5, 2}) end, "[cross_entropy] class labels must be integers")
+   err_here(function() L.nll(x, ty.array{1.5, 2}) end, "[nll] class labels must be integers")
+   h.assert_close(L.cross_entropy(x, ty.array{1, 2}), L.cross_entropy(x, ty.array({1, 2}, {dtype = "int32"})), 1e-6)
+   err_here(function() L.cross_entropy(x, nil) end, "[cross_entropy] target must be an array of class labels, got nil")
+   err_here(function() L.cross_entropy(x, ty.array{1, 2}, {ignore_index = "x"}) end, "[cross_entropy] ignore_index must be an integer")
+   -- elementwise losses report at the caller, not inside losses.lua
+   err_here(function() L.mse(R{4, 1}, R{4}) end, "[mse] input (4,1) and target (4,) must have the same shape")
+   err_here(function() L.mse(R{4}, R{4}, "sum") end, "[mse] options must be a table")
+   err_here(function() L.smooth_l1(R{4}, R{4}, {beta = -1}) end, "[smooth_l1] beta must be a non-negative number")
+   err_here(function() L.huber(R{4}, R{4}, {delta = 0}) end, "[huber] delta must be a positive number")
+   -- weights that broadcast by accident or not at all
+   err_here(function() L.binary_cross_entropy(R{4, 3}, ty.ones{4, 3}, {logits = true, weight = ty.ones{2, 4, 3}}) end,
+      "[binary_cross_entropy] weight (2,4,3) must broadcast to input (4,3)")
+   err_here(function() L.binary_cross_entropy(R{4, 3}, ty.ones{4, 3}, {logits = true, pos_weight = ty.ones{5}}) end,
+      "[binary_cross_entropy] pos_weight (5,) must broadcast to input (4,3)")
+   err_here(function() L.gaussian_nll(R{4, 3}, R{4, 3}, ty.ones{3}) end, "[gaussian_nll] var (3,) must have input (4,3)'s shape")
+   h.assert_shape(L.gaussian_nll(R{4, 3}, R{4, 3}, ty.ones{4}, {reduction = "none"}), {4, 3})
+   -- targets that broadcast silently to (N, N) before
+   err_here(function() L.margin_ranking(R{4}, R{4}, ty.ones{4, 1}) end, "[margin_ranking] input1 (4,) and target (4,1) must have the same shape")
+   err_here(function() L.cosine_similarity(R{4, 3}, R{4, 3}, ty.ones{4, 1}) end, "[cosine_similarity] target must be (4,)")
+   err_here(function() L.contrastive(R{4, 3}, R{4, 3}, ty.ones{5}) end, "[contrastive] label must be (4,)")
+   err_here(function() L.focal(R{4, 3}, ty.array{1, 2, 3, 1}, {alpha = ty.ones{5}}) end, "[focal] alpha must be (3,)")
+   err_here(function() L.focal(R{4, 1}, ty.ones{4}) end, "[focal] multi-class focal loss needs input (N,C,...) with C >= 2")
+   err_here(function() L.center(R{4, 3}, ty.array{1, 2, 3, 1}, nil) end, "[center] centers must be an array, got nil")
+   err_here(function() L.wasserstein(R{4}, ty.ones{5}, {labels = true}) end, "[wasserstein] scores (4,) and labels (5,) must have the same shape")
+   local net = ty.nn.Sequential(ty.nn.Linear(3, 3))
+   err_here(function() L.perceptual(R{2, 3}, R{2, 3}, net, {1}, {distance = "l3"}) end, "[perceptual] distance must be 'mse' or 'l1'")
+   err_here(function() L.perceptual(R{2, 3}, R{3, 3}, net, {1}) end, "[perceptual] input (2,3) and target (3,3) must have the same shape")
+end
+
+function T.bad_options_errors_at_caller()
+   local R = function(s) return ty.random.normal(s) end
+   err_here(function() L.hinge(R{3}, ty.ones{3}, {margin = "x"}) end, "[hinge] option 'margin' must be a number, got string")
+   err_here(function() L.triplet(R{2, 3}, R{2, 3}, R{2, 3}, {p = 0}) end, "[triplet] p must be positive, got 0")
+   err_here(function() L.cross_entropy(R{2, 0}, ty.array{1, 1}) end, "[cross_entropy] input (2,0) has no classes")
+   err_here(function() ty.batch_norm(R{4, 3}, nil, nil, {eps = -1}) end, "[batch_norm] eps must be non-negative, got -1")
+   err_here(function() ty.batch_norm(R{4, 3}, ty.zeros{3}, ty.ones{3}, {momentum = "x"}) end, "[batch_norm] option 'momentum' must be a number")
+   err_here(function() L.CenterLoss(3, 4, {reduction = "x"}) end, "[CenterLoss] reduction must be 'none', 'mean' or 'sum', got x")
+   err_here(function() L.CenterLoss(3, 4, {foo = 1}) end, "[CenterLoss] unknown option 'foo'")
+   local net = ty.nn.Sequential(ty.nn.Linear(3, 3), ty.nn.ReLU())
+   err_here(function() L.perceptual(R{2, 3}, R{2, 3}, net, {1, 2}, {weights = {1}}) end,
+      "[perceptual] weights must be a list of 2 numbers (one per layer), got 1 values")
+end
+
+function T.norm_functions_check_params()
+   local R = function(s) return ty.random.normal(s) end
+   err_here(function() ty.layer_norm(R{2, 3, 4}, {4}, {weight = ty.ones{3, 4}}) end, "[layer_norm] weight must be (4,) for input (2,3,4), got (3,4)")
+   err_here(function() ty.rms_norm(R{2, 3, 4}, 4, {weight = ty.ones{3}}) end, "[rms_norm] weight must be (4,)")
+   err_here(function() ty.group_norm(R{2, 6, 4}, 3, {weight = ty.ones{3}}) end, "[group_norm] weight must be (6,)")
+   err_here(function() ty.instance_norm(R{2, 6, 4}, {bias = ty.ones{3}}) end, "[instance_norm] bias must be (6,)")
+   err_here(function() ty.batch_norm(ty.ones{1, 3}, ty.zeros{3}, ty.ones{3}, {training = true}) end,
+      "[batch_norm] expected more than 1 value per channel when training")
+   -- scalar weight/bias still accepted (numbers broadcast)
+   local xg = R{2, 4, 3}
+   h.assert_close(ty.group_norm(xg, 2, {weight = 2, bias = 1}), ty.group_norm(xg, 2) * 2 + 1, 1e-5)
+   -- empty batch through group_norm (reshape with -1 failed on N = 0)
+   local y = ty.group_norm(ty.zeros{0, 4, 3}, 2, {weight = ty.ones{4}})
+   ty.eval(y)
+   h.assert_shape(y, {0, 4, 3})
+end
+
 -- float64 checks run on the CPU whatever the default device
 for _, name in ipairs{"gradients"} do T[name] = h.on_cpu(T[name]) end
 

@@ -448,7 +448,7 @@ function T.errors()
    h.assert_error(function() ty.normalize(x, 2, {weight = ty.ones{2}}) end,
       "[normalize] weight (2,) does not broadcast to x (2,3)")
    h.assert_error(function() ty.layer_norm(x, 3, {bias = ty.ones{4}}) end,
-      "[normalize] bias (4,) does not broadcast to x (2,3)")
+      "[layer_norm] bias must be (3,) for input (2,3), got (4,)")
    h.assert_error(function() ty.group_norm(ty.randn{2, 6, 3}, 4) end,
       "[group_norm] 6 channels of input (2,6,3) cannot be split into 4 groups")
    h.assert_error(function() ty.batch_norm(ty.randn{2, 3}, ty.zeros{4}, ty.ones{4}) end,
@@ -466,6 +466,19 @@ function T.errors()
       "[softmax_cross_entropy] index 4 is out of range for axis 2 of size 3")
    h.assert_error(function() ty.softmax_cross_entropy(x, {0, 1}):eval() end,
       "[softmax_cross_entropy] index 0 is out of range")
+end
+
+function T.softmax_cross_entropy_nil_labels()
+   h.assert_error(function() ty.softmax_cross_entropy(ty.ones{2, 3}) end,
+      "[softmax_cross_entropy] labels must be an array or a table of integers, got no value")
+end
+
+function T.attention_rejects_integer_mask()
+   local q, k, v = ty.ones{2, 4, 8}, ty.ones{2, 6, 8}, ty.ones{2, 6, 5}
+   local e = h.assert_error(function()
+      ty.scaled_dot_product_attention(q, k, v, {mask = ty.ones({4, 6}, {dtype = "int32"})})
+   end, "[scaled_dot_product_attention] mask must be a bool array")
+   assert(e:find("test_nnops.lua:", 1, true), e)
 end
 
 -- float64 checks run on the CPU whatever the default device

@@ -65,8 +65,53 @@ static int l_attention(lua_State *L)
         return luaL_error(L, "[%s] mask must be a bool array (true keeps a key) or a float "
                           "array (added to the scores), got %s", fname,
                           ty_dtype_name(ty_dtype_of(mask)));
+    /* leading axes broadcast (NumPy rules), e.g. one key/value head for all
+     * query heads (multi-query attention) */
+    ty_array *qkv[3] = {q, k, v};
+    int lead = 0;
+    for (int i = 0; i < 3; i++)
+        if (ty_ndim(qkv[i]) >= 2 && ty_ndim(qkv[i]) - 2 > lead) lead = ty_ndim(qkv[i]) - 2;
+    bool ranks_ok = true;
+    for (int i = 0; i < 3; i++) ranks_ok = ranks_ok && ty_ndim(qkv[i]) >= 2;
+    if (ranks_ok && lead > 0) {
+        int64_t shape[TY_MAX_DIMS];
+        for (int a = 0; a < lead; a++) shape[a] = 1;
+        bool same = true, ok = true;
+        for (int i = 0; i < 3; i++) {
+            int nl = ty_ndim(qkv[i]) - 2;
+            if (nl != lead) same = false;
+            for (int a = 0; a < nl; a++) {
+                int64_t dim = ty_dim(qkv[i], a), *s = &shape[lead - nl + a];
+                if (*s != dim && *s != 1 && dim != 1) ok = false;
+                if (dim != 1) {
+                    if (*s != 1 && *s != dim) ok = false;
+                    *s = dim;
+                }
+            }
+        }
+        if (!ok) {
+            char b0[128], b1[128], b2[128];
+            return luaL_error(L, "[%s] the leading axes of q %s, k %s and v %s do not "
+                              "broadcast", fname, ty_shape_string(q, b0, sizeof b0),
+                              ty_shape_string(k, b1, sizeof b1),
+                              ty_shape_string(v, b2, sizeof b2));
+        }
+        for (int i = 0; i < 3 && ok; i++) {
+            bool need = !same;
+            for (int a = 0; a < lead && !need; a++) need = ty_dim(qkv[i], a) != shape[a];
+            if (!need) continue;
+            int64_t full[TY_MAX_DIMS];
+            for (int a = 0; a < lead; a++) full[a] = shape[a];
+            full[lead] = ty_dim(qkv[i], -2);
+            full[lead + 1] = ty_dim(qkv[i], -1);
+            ty_array *b;
+            LTY_CALL(L, b, ty_broadcast_to(qkv[i], lead + 2, full));
+            lty_push(L, b);            /* the stack owns it */
+            qkv[i] = b;
+        }
+    }
     ty_array *r;
-    LTY_CALL(L, r, ty_attention(q, k, v, mask, scale, causal));
+    LTY_CALL(L, r, ty_attention(qkv[0], qkv[1], qkv[2], mask, scale, causal));
     return push_result(L, r);
 }
 
@@ -110,7 +155,9 @@ static const lty_arg_fn nn_functions[] = {
     {"scaled_dot_product_attention", l_attention,
      "ty.scaled_dot_product_attention(q, k, v, {mask=, scale=1/sqrt(D), causal=false}) -> array\n"
      "  softmax(q k^T * scale + mask) v for q (..., Lq, D), k (..., Lk, D), v (..., Lk, Dv)\n"
-     "  -> (..., Lq, Dv). mask broadcasts to (..., Lq, Lk): bool (true keeps a key) or\n"
+     "  -> (..., Lq, Dv); the leading axes of q, k, v broadcast (e.g. k, v (B,1,Lk,D)\n"
+     "  with q (B,H,Lq,D): one key/value head shared by all query heads).\n"
+     "  mask broadcasts to (..., Lq, Lk): bool (true keeps a key) or\n"
      "  float (added to the scores). causal keeps key j for query i when j <= i + Lk - Lq\n"
      "  (bottom-right aligned, as with a key/value cache; PyTorch's is_causal when\n"
      "  Lq == Lk). A query with no kept key gives zeros. A fused primitive (flash-style\n"

@@ -481,6 +481,22 @@ function T.attention_rejects_integer_mask()
    assert(e:find("test_nnops.lua:", 1, true), e)
 end
 
+function T.attention_broadcasts_leading_axes()
+   local q = ty.randn({2, 4, 3, 8}, {key = ty.random.key(1)})
+   local k = ty.randn({2, 1, 5, 8}, {key = ty.random.key(2)})
+   local v = ty.randn({2, 1, 5, 6}, {key = ty.random.key(3)})
+   local a = ty.scaled_dot_product_attention(q, k, v, {causal = true})
+   local b = ty.scaled_dot_product_attention(q, ty.broadcast_to(k, {2, 4, 5, 8}):contiguous(),
+                                             ty.broadcast_to(v, {2, 4, 5, 6}):contiguous(),
+                                             {causal = true})
+   h.assert_shape(a, {2, 4, 3, 6})
+   h.assert_close(a, b, 1e-6)
+   local g = ty.grad(function(kk) return ty.scaled_dot_product_attention(q, kk, v):sum() end)(k)
+   h.assert_shape(g, {2, 1, 5, 8})
+   h.assert_error(function() ty.scaled_dot_product_attention(q, ty.randn{2, 3, 5, 8}, v) end,
+                  "[scaled_dot_product_attention] the leading axes of q (2,4,3,8), k (2,3,5,8)")
+end
+
 -- float64 checks run on the CPU whatever the default device
 for _, name in ipairs{"normalize_vs_naive", "attention_vs_torch_and_naive", "gradients_normalize",
                       "normalize_affine_float64", "gradients_normalize_affine", "gradients_attention", "gradients_cross_entropy"} do T[name] = h.on_cpu(T[name]) end

@@ -101,6 +101,22 @@ int vk_download(const ty_buffer *src, size_t src_offset, void *dst, size_t nbyte
 
 /* ---------------------------------------------------------------- dispatch */
 
+/* Mirrors Params in kernels/matmul*.comp (std430); used by the matmul, conv
+ * (im2col GEMM) and attention kernels. */
+typedef struct vk_matmul_params {
+    uint64_t a, b, dst;                /* a and b include their offsets */
+    int64_t n, m, k;
+    int64_t sa_r, sa_c, sb_r, sb_c;    /* strides of the last two dims */
+    int64_t batch0;                    /* first batch of this dispatch */
+    int64_t row_tile0;                 /* first row tile of this dispatch */
+    int64_t batch_shape[6];
+    int64_t a_bstrides[6];
+    int64_t b_bstrides[6];
+    int32_t nbatch_dims;
+    int32_t dtype;                     /* matmul_int.comp only */
+} vk_matmul_params;
+_Static_assert(sizeof(vk_matmul_params) == 248, "vk_matmul_params must match the GLSL");
+
 /* Names one embedded shader and the values of its specialization constants
  * (constant_id 1..nspec; constant_id 0 is always the workgroup size, which
  * vk_dispatch sets from `local_size`). */

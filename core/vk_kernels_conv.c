@@ -193,20 +193,6 @@ static conv_tile pick_tile(int64_t Og, const vk_device_facts *f, int bmode)
     return *best;
 }
 
-/* Mirrors Params in kernels/matmul.comp (std430; vk_matmul_params in
- * core/vk_kernels_matmul.c). */
-typedef struct vk_gemm_params {
-    uint64_t a, b, dst;
-    int64_t n, m, k;
-    int64_t sa_r, sa_c, sb_r, sb_c;
-    int64_t batch0, row_tile0;
-    int64_t batch_shape[6];
-    int64_t a_bstrides[6];
-    int64_t b_bstrides[6];
-    int32_t nbatch_dims, pad_;
-} vk_gemm_params;
-_Static_assert(sizeof(vk_gemm_params) == 248, "vk_gemm_params must match the GLSL");
-
 /* matmul.comp tiles, largest first (as core/vk_kernels_matmul.c) */
 static const conv_tile GEMM_TILES[] = {
     {128, 128, 16, 16, 8}, {128, 128, 8, 16, 8}, {64, 64, 16, 4, 4}, {32, 32, 8, 4, 4}};
@@ -254,7 +240,7 @@ static int conv_as_gemm(ty_array *out, const ty_array *x, const ty_array *w, int
     const vk_device_facts *f = vk_facts(out->device.index);
     int64_t N = x->shape[0], C = x->shape[1], O = w->shape[0];
     if (N > f->max_groups[2]) return 1;
-    vk_gemm_params p;
+    vk_matmul_params p;
     memset(&p, 0, sizeof p);
     p.a = vk_address(w);
     p.b = vk_address(x);

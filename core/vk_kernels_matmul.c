@@ -18,21 +18,6 @@
 
 #include "vk.h"
 
-/* Mirrors Params in kernels/matmul*.comp (std430). */
-typedef struct vk_matmul_params {
-    uint64_t a, b, dst;                /* a and b include their offsets */
-    int64_t n, m, k;
-    int64_t sa_r, sa_c, sb_r, sb_c;    /* strides of the last two dims */
-    int64_t batch0;                    /* first batch of this dispatch */
-    int64_t row_tile0;                 /* first row tile of this dispatch */
-    int64_t batch_shape[6];
-    int64_t a_bstrides[6];
-    int64_t b_bstrides[6];
-    int32_t nbatch_dims;
-    int32_t dtype;                     /* matmul_int.comp only */
-} vk_matmul_params;
-_Static_assert(sizeof(vk_matmul_params) == 248, "vk_matmul_params must match the GLSL");
-
 enum { MODE_GENERIC = 0, MODE_VEC_K = 1, MODE_VEC_OTHER = 2 };
 
 /* Tiled kernel: block tile, k step, micro-tile. */

@@ -249,20 +249,6 @@ static const att_tile ATT_TILES[] = {
  * {64,32,4,4} 3.9, {64,64,4,8} 3.7 (SWZ 1). */
 #define ATT_SMALL 2                    /* index of the last resort */
 
-/* Mirrors Params in kernels/matmul.comp (vk_matmul_params in
- * core/vk_kernels_matmul.c). */
-typedef struct att_gemm_params {
-    uint64_t a, b, dst;
-    int64_t n, m, k;
-    int64_t sa_r, sa_c, sb_r, sb_c;
-    int64_t batch0, row_tile0;
-    int64_t batch_shape[6];
-    int64_t a_bstrides[6];
-    int64_t b_bstrides[6];
-    int32_t nbatch_dims, pad_;
-} att_gemm_params;
-_Static_assert(sizeof(att_gemm_params) == 248, "att_gemm_params must match matmul.comp");
-
 /* Floats of the area holding the K tile, the row reductions and P. */
 static int64_t att_area(const att_tile *c, int64_t dp)
 {
@@ -315,7 +301,7 @@ static int32_t att_gemm_mode(uint64_t addr, int64_t rows, int64_t cols, int64_t 
 }
 
 /* One batched float32 GEMM on matmul.comp: dst (contiguous) = a @ b. */
-static int att_gemm(ty_device dev, att_gemm_params *g, ty_buffer *ra, ty_buffer *rb,
+static int att_gemm(ty_device dev, vk_matmul_params *g, ty_buffer *ra, ty_buffer *rb,
                     ty_buffer *w, int64_t nbatch)
 {
     static const int T[2][5] = {{128, 128, 16, 16, 8}, {64, 64, 16, 4, 4}};
@@ -373,7 +359,7 @@ static int att_composed(ty_array *out, att_params *p, int32_t mdt, ty_buffer *co
     ty_buffer *sb = vk_scratch(out->device, bytes);
     if (!sb) return -1;
     uint64_t sa = ((const vk_block *)sb->data)->address;
-    att_gemm_params g;
+    vk_matmul_params g;
     memset(&g, 0, sizeof g);
     g.nbatch_dims = p->nb;
     int64_t pst = p->lq * p->lk;               /* contiguous strides of the scores */

@@ -14,16 +14,24 @@ static int push_result(lua_State *L, ty_array *r)
     return 1;
 }
 
+/* The options table at idx or 0 (none/nil), its keys checked against allowed;
+ * raises on other values. */
+static int opts_at(lua_State *L, int idx, const char *fname, const char *allowed)
+{
+    int opts = lty_arg_is_opts(L, idx) ? idx : 0;
+    if (!opts && !lua_isnoneornil(L, idx))
+        luaL_error(L, "[%s] argument %d must be an options table, got %s", fname, idx,
+                   lty_arg_got(L, idx));
+    lty_arg_check_opts(L, opts, fname, allowed);
+    return opts;
+}
+
 /* ty.normalize(x, axes, {eps=1e-5, rms=false, weight=, bias=}) */
 static int l_normalize(lua_State *L)
 {
     const char *fname = "normalize";
     ty_array *x = lty_arg_array(L, 1, NULL);
-    int opts = lty_arg_is_opts(L, 3) ? 3 : 0;
-    if (!opts && !lua_isnoneornil(L, 3))
-        return luaL_error(L, "[normalize] argument 3 must be an options table, got %s",
-                          lty_arg_got(L, 3));
-    lty_arg_check_opts(L, opts, fname, "eps rms weight bias");
+    int opts = opts_at(L, 3, fname, "eps rms weight bias");
     double eps = lty_arg_number(L, opts, fname, "eps", 1e-5);
     bool rms = lty_arg_bool(L, opts, fname, "rms", false);
     int axes[TY_MAX_DIMS];
@@ -50,11 +58,7 @@ static int l_attention(lua_State *L)
     ty_array *q = lty_arg_array(L, 1, NULL);
     ty_array *k = lty_arg_array(L, 2, q);
     ty_array *v = lty_arg_array(L, 3, q);
-    int opts = lty_arg_is_opts(L, 4) ? 4 : 0;
-    if (!opts && !lua_isnoneornil(L, 4))
-        return luaL_error(L, "[%s] argument 4 must be an options table, got %s", fname,
-                          lty_arg_got(L, 4));
-    lty_arg_check_opts(L, opts, fname, "mask scale causal");
+    int opts = opts_at(L, 4, fname, "mask scale causal");
     bool causal = lty_arg_bool(L, opts, fname, "causal", false);
     int64_t d = ty_ndim(q) > 0 ? ty_dim(q, -1) : 1;
     double scale = lty_arg_number(L, opts, fname, "scale", d > 0 ? 1.0 / sqrt((double)d) : 1.0);
@@ -124,11 +128,7 @@ static int l_softmax_cross_entropy(lua_State *L)
         return luaL_error(L, "[%s] labels must be an array or a table of integers, got %s",
                           fname, lty_arg_got(L, 2));
     ty_array *y = lty_arg_index(L, 2, fname);
-    int opts = lty_arg_is_opts(L, 3) ? 3 : 0;
-    if (!opts && !lua_isnoneornil(L, 3))
-        return luaL_error(L, "[%s] argument 3 must be an options table, got %s", fname,
-                          lty_arg_got(L, 3));
-    lty_arg_check_opts(L, opts, fname, "ignore_index");
+    int opts = opts_at(L, 3, fname, "ignore_index");
     bool has_ignore = lty_arg_has(L, opts, "ignore_index");
     int64_t ig = has_ignore ? (int64_t)lty_arg_integer(L, opts, fname, "ignore_index", 0) : 0;
     ty_array *r;

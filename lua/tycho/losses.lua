@@ -264,14 +264,29 @@ ty.rms_norm(x, normalized_shape, {weight=, eps=1e-5}) -> array
   weight. (PyTorch's RMSNorm defaults eps to the dtype's machine epsilon; pass
   it explicitly to match.)]])
 
+-- The shared checks of the channel-first norms: options, x an array of at least
+-- min_nd axes (want: the layout in the error).
+local function channel_input(fname, opts, allowed, x, min_nd, want)
+   opts = check_opts(fname, opts, allowed, 4)
+   x = as_array(fname, x, "x", nil, 4)
+   local nd = #x.shape
+   if nd < min_nd then
+      error(fmt("[%s] expected input %s, got %s", fname, want, shape_str(x)), 3)
+   end
+   return opts, x, nd
+end
+
+-- The axes 3..nd of an (N, C, *spatial) array, after those of `axes` (a list, or none).
+local function spatial_axes(nd, axes)
+   axes = axes or {}
+   for i = 3, nd do axes[#axes + 1] = i end
+   return axes
+end
+
 function ty.group_norm(x, groups, opts)
    local fname = "group_norm"
-   opts = check_opts(fname, opts, "weight bias eps")
-   x = as_array(fname, x, "x")
-   local nd = #x.shape
-   if nd < 2 then
-      error(fmt("[%s] expected input (N,C,...), got %s", fname, shape_str(x)), 2)
-   end
+   local nd
+   opts, x, nd = channel_input(fname, opts, "weight bias eps", x, 2, "(N,C,...)")
    local c = x.shape[2]
    if type(groups) ~= "number" or groups < 1 or groups % 1 ~= 0 or c % groups ~= 0 then
       error(fmt("[%s] %s channels of input %s cannot be split into %s groups", fname, c,
@@ -299,16 +314,10 @@ ty.group_norm(x, groups, {weight=, bias=, eps=1e-5}) -> array
 
 function ty.instance_norm(x, opts)
    local fname = "instance_norm"
-   opts = check_opts(fname, opts, "weight bias eps")
-   x = as_array(fname, x, "x")
-   local nd = #x.shape
-   if nd < 3 then
-      error(fmt("[%s] expected input (N,C,*spatial), got %s", fname, shape_str(x)), 2)
-   end
+   local nd
+   opts, x, nd = channel_input(fname, opts, "weight bias eps", x, 3, "(N,C,*spatial)")
    check_params(fname, opts, {"weight", "bias"}, {x.shape[2]}, x)
-   local axes = {}
-   for i = 3, nd do axes[#axes + 1] = i end
-   return ty.normalize(x, axes, {eps = opts.eps or 1e-5, weight = channel_view(opts.weight, nd),
+   return ty.normalize(x, spatial_axes(nd), {eps = opts.eps or 1e-5, weight = channel_view(opts.weight, nd),
                                  bias = channel_view(opts.bias, nd)})
 end
 document(ty.instance_norm, [[
@@ -318,12 +327,9 @@ ty.instance_norm(x, {weight=, bias=, eps=1e-5}) -> array
 
 function ty.batch_norm(x, running_mean, running_var, opts)
    local fname = "batch_norm"
-   opts = check_opts(fname, opts, "weight bias training momentum eps")
-   x = as_array(fname, x, "x")
-   local nd = #x.shape
-   if nd < 2 then
-      error(fmt("[%s] expected input (N,C,...), got %s", fname, shape_str(x)), 2)
-   end
+   local nd
+   opts, x, nd = channel_input(fname, opts, "weight bias training momentum eps", x, 2,
+      "(N,C,...)")
    local c = x.shape[2]
    for _, p in ipairs{{running_mean, "running_mean"}, {running_var, "running_var"},
                       {opts.weight, "weight"}, {opts.bias, "bias"}} do
@@ -345,8 +351,7 @@ function ty.batch_norm(x, running_mean, running_var, opts)
          ty.rsqrt(channel_view(running_var, nd) + eps)
       return affine(y, w, b)
    end
-   local axes = {1}
-   for i = 3, nd do axes[#axes + 1] = i end
+   local axes = spatial_axes(nd, {1})
    local y = ty.normalize(x, axes, {eps = eps, weight = w, bias = b})
    if running_mean == nil and running_var == nil then return y end
    local n = 1
@@ -743,14 +748,32 @@ ty.losses.triplet(anchor, positive, negative, {margin=1, p=2, eps=1e-6, swap=fal
   max(d(a, p) - d(a, n) + margin, 0) with d the p-norm of (x - y + eps) over the
   last axis, as torch's triplet_margin_loss.]])
 
+-- The shared checks of the pair losses (margin_ranking, cosine_similarity, contrastive):
+-- options {margin, reduction}, input1 and input2 of one shape, and t (named tname).
+local function pair_inputs(fname, opts, input1, input2, t, tname)
+   opts = check_opts(fname, opts, "margin reduction", 4)
+   local reduction = check_reduction(fname, opts.reduction, nil, 4)
+   input1 = as_array(fname, input1, "input1", nil, 4)
+   input2 = as_array(fname, input2, "input2", input1, 4)
+   t = as_array(fname, t, tname, input1, 4)
+   check_same_shape(fname, input1, input2, "input1", "input2", 4)
+   return opts, reduction, input1, input2, t
+end
+
+-- An error unless input1 has an embedding (last) axis and t one value per pair.
+local function check_per_pair(fname, input1, t, tname)
+   if #input1.shape < 1 then
+      error(fmt("[%s] inputs must have an embedding axis, got %s", fname, shape_str(input1)), 3)
+   end
+   check_shape(fname, t, {table.unpack(input1.shape, 1, #input1.shape - 1)}, tname,
+      " (input1 " .. shape_str(input1) .. " without its last axis)", 4)
+end
+
 function M.margin_ranking(input1, input2, target, opts)
    local fname = "margin_ranking"
-   opts = check_opts(fname, opts, "margin reduction")
-   local reduction = check_reduction(fname, opts.reduction)
-   input1 = as_array(fname, input1, "input1")
-   input2 = as_array(fname, input2, "input2", input1)
-   target = as_array(fname, target, "target", input1)
-   check_same_shape(fname, input1, input2, "input1", "input2")
+   local reduction
+   opts, reduction, input1, input2, target =
+      pair_inputs(fname, opts, input1, input2, target, "target")
    if #target.shape > 0 then check_same_shape(fname, input1, target, "input1", "target") end
    local l = ty.relu(-target * (input1 - input2) + (opts.margin or 0))
    return reduce(fname, l, reduction)
@@ -761,17 +784,10 @@ ty.losses.margin_ranking(input1, input2, target, {margin=0, reduction='mean'}) -
 
 function M.cosine_similarity(input1, input2, target, opts)
    local fname = "cosine_similarity"
-   opts = check_opts(fname, opts, "margin reduction")
-   local reduction = check_reduction(fname, opts.reduction)
-   input1 = as_array(fname, input1, "input1")
-   input2 = as_array(fname, input2, "input2", input1)
-   target = as_array(fname, target, "target", input1)
-   check_same_shape(fname, input1, input2, "input1", "input2")
-   if #input1.shape < 1 then
-      error(fmt("[%s] inputs must have an embedding axis, got %s", fname, shape_str(input1)), 2)
-   end
-   check_shape(fname, target, {table.unpack(input1.shape, 1, #input1.shape - 1)}, "target",
-      " (input1 " .. shape_str(input1) .. " without its last axis)")
+   local reduction
+   opts, reduction, input1, input2, target =
+      pair_inputs(fname, opts, input1, input2, target, "target")
+   check_per_pair(fname, input1, target, "target")
    local EPS = 1e-12
    local cos = ty.sum(input1 * input2, -1) /
       ty.sqrt((ty.sum(input1 * input1, -1) + EPS) * (ty.sum(input2 * input2, -1) + EPS))
@@ -855,8 +871,7 @@ function M.dice(input, target, opts)
       class_count_check(fname, input, y)
       t = classes_second(ty.one_hot(y, c, {dtype = input.dtype}))
    end
-   local axes = {}
-   for i = 3, nd do axes[#axes + 1] = i end
+   local axes = spatial_axes(nd)
    local smooth = opts.smooth or 1.0
    local inter, denom
    if #axes > 0 then
@@ -878,17 +893,10 @@ ty.losses.dice(input, target, {smooth=1, logits=false, reduction='mean'}) -> arr
 
 function M.contrastive(input1, input2, label, opts)
    local fname = "contrastive"
-   opts = check_opts(fname, opts, "margin reduction")
-   local reduction = check_reduction(fname, opts.reduction)
-   input1 = as_array(fname, input1, "input1")
-   input2 = as_array(fname, input2, "input2", input1)
-   label = as_array(fname, label, "label", input1)
-   check_same_shape(fname, input1, input2, "input1", "input2")
-   if #input1.shape < 1 then
-      error(fmt("[%s] inputs must have an embedding axis, got %s", fname, shape_str(input1)), 2)
-   end
-   check_shape(fname, label, {table.unpack(input1.shape, 1, #input1.shape - 1)}, "label",
-      " (input1 " .. shape_str(input1) .. " without its last axis)")
+   local reduction
+   opts, reduction, input1, input2, label =
+      pair_inputs(fname, opts, input1, input2, label, "label")
+   check_per_pair(fname, input1, label, "label")
    if not is_float(label) then label = label:astype(input1.dtype) end
    local margin = opts.margin or 1.0
    local diff = input1 - input2

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "io_internal.h"
+#include "strbuf.h"
 
 #define ST_MAX_HEADER 100000000u       /* bytes, as the reference implementation */
 #define JSON_MAX_DEPTH 32
@@ -299,62 +300,34 @@ static const jv *jget(const jv *obj, const char *key)
     return NULL;
 }
 
+typedef ty_strbuf sbuf;
+
 /* Appends s (len bytes) as a JSON string literal. */
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t len)
-{
-    if (b->oom) return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + len + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
 static void sb_json_string(sbuf *b, const char *s, size_t len)
 {
-    sb_add(b, "\"", 1);
+    ty_strbuf_add(b, "\"", 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[8];
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
-            sb_add(b, esc, 2);
+            ty_strbuf_add(b, esc, 2);
         } else if (c < 0x20) {
             const char *short_esc = strchr("\bb\ff\nn\rr\tt", (char)c);
             if (c && short_esc) {
                 esc[0] = '\\';
                 esc[1] = short_esc[1];
-                sb_add(b, esc, 2);
+                ty_strbuf_add(b, esc, 2);
             } else {
                 snprintf(esc, sizeof esc, "\\u%04x", c);
-                sb_add(b, esc, 6);
+                ty_strbuf_add(b, esc, 6);
             }
         } else {
-            sb_add(b, (const char *)&s[i], 1);
+            ty_strbuf_add(b, (const char *)&s[i], 1);
         }
     }
-    sb_add(b, "\"", 1);
+    ty_strbuf_add(b, "\"", 1);
 }
 
 /* ---------------------------------------------------------------- string pairs */
@@ -464,16 +437,16 @@ int ty_save_safetensors(const char *path, const ty_named_array *arrays, int n,
             mv[j] = mv[j - 1];
             mv[j - 1] = t;
         }
-    sb_str(&hb, "{");
+    ty_strbuf_adds(&hb, "{");
     if (mn > 0) {
-        sb_str(&hb, "\"__metadata__\":{");
+        ty_strbuf_adds(&hb, "\"__metadata__\":{");
         for (int i = 0; i < mn; i++) {
-            if (i) sb_str(&hb, ",");
+            if (i) ty_strbuf_adds(&hb, ",");
             sb_json_string(&hb, mk[i], strlen(mk[i]));
-            sb_str(&hb, ":");
+            ty_strbuf_adds(&hb, ":");
             sb_json_string(&hb, mv[i], strlen(mv[i]));
         }
-        sb_str(&hb, "}");
+        ty_strbuf_adds(&hb, "}");
     }
     uint64_t offset = 0;
     for (int i = 0; i < n; i++) {
@@ -494,25 +467,25 @@ int ty_save_safetensors(const char *path, const ty_named_array *arrays, int n,
             goto done;
         }
         if (nb && ty_copy_to(a, datas[i], dt) != 0) goto done;
-        if (mn > 0 || i > 0) sb_str(&hb, ",");
+        if (mn > 0 || i > 0) ty_strbuf_adds(&hb, ",");
         sb_json_string(&hb, order[i]->name, strlen(order[i]->name));
         char tmp[64];
         snprintf(tmp, sizeof tmp, ":{\"dtype\":\"%s\",\"shape\":[", dname);
-        sb_str(&hb, tmp);
+        ty_strbuf_adds(&hb, tmp);
         for (int d = 0; d < ty_ndim(a); d++) {
             snprintf(tmp, sizeof tmp, d ? ",%lld" : "%lld", (long long)ty_shape(a)[d]);
-            sb_str(&hb, tmp);
+            ty_strbuf_adds(&hb, tmp);
         }
         snprintf(tmp, sizeof tmp, "],\"data_offsets\":[%llu,%llu]}",
                  (unsigned long long)offset, (unsigned long long)(offset + nb));
-        sb_str(&hb, tmp);
+        ty_strbuf_adds(&hb, tmp);
         offset += nb;
         sizes[i + 1] = nb;
         parts[i + 1] = datas[i];
     }
-    sb_str(&hb, "}");
-    while (!hb.oom && hb.n % 8 != 0) sb_str(&hb, " ");   /* 8-byte aligned data */
-    if (hb.oom) {
+    ty_strbuf_adds(&hb, "}");
+    while (!hb.failed && hb.n % 8 != 0) ty_strbuf_adds(&hb, " ");   /* 8-byte aligned data */
+    if (hb.failed) {
         ty__error("[save] %s: out of memory", path);
         goto done;
     }
@@ -681,19 +654,19 @@ int ty_load_safetensors(const char *path, ty_device device, ty_named_array **out
                 ty__error("[load] %s: __metadata__ is not an object", path);
                 goto done;
             }
-            sb_str(&meta, "{");
+            ty_strbuf_adds(&meta, "{");
             for (int j = 0; j < m->n; j++) {
                 if (m->items[j].type != J_STRING) {
                     ty__error("[load] %s: __metadata__ value of '%s' is not a string", path,
                               m->keys[j]);
                     goto done;
                 }
-                if (j) sb_str(&meta, ",");
+                if (j) ty_strbuf_adds(&meta, ",");
                 sb_json_string(&meta, m->keys[j], m->klens[j]);
-                sb_str(&meta, ":");
+                ty_strbuf_adds(&meta, ":");
                 sb_json_string(&meta, m->items[j].str, m->items[j].slen);
             }
-            sb_str(&meta, "}");
+            ty_strbuf_adds(&meta, "}");
             continue;
         }
         if (check_entry(path, name, &root.items[i], data_size, &ents[ne]) != 0) goto done;
@@ -707,7 +680,7 @@ int ty_load_safetensors(const char *path, ty_device device, ty_named_array **out
                       sorted[i - 1]->name, sorted[i]->name);
             goto done;
         }
-    if (meta.oom) {
+    if (meta.failed) {
         ty__error("[load] %s: out of memory", path);
         goto done;
     }

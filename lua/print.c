@@ -16,6 +16,7 @@
 
 #include "args.h"
 #include "array.h"
+#include "strbuf.h"
 
 typedef struct print_options {
     int precision, threshold, edgeitems, linewidth;
@@ -25,42 +26,19 @@ static print_options options = {4, 1000, 3, 80};
 
 /* ---------------------------------------------------------------- strings */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool failed;
-} sbuf;
+typedef ty_strbuf sbuf;
 
-static void sb_add(sbuf *b, const char *s, size_t len)
-{
-    if (b->failed) return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + len + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = 0;
-}
 
-static void sb_adds(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
 static void sb_spaces(sbuf *b, int k)
 {
-    for (int i = 0; i < k; i++) sb_add(b, " ", 1);
+    for (int i = 0; i < k; i++) ty_strbuf_add(b, " ", 1);
 }
 
 static void sb_take(sbuf *dst, sbuf *src)
 {
     if (src->failed) dst->failed = true;
-    else if (src->n) sb_add(dst, src->p, src->n);
+    else if (src->n) ty_strbuf_add(dst, src->p, src->n);
     free(src->p);
     *src = (sbuf){0};
 }
@@ -248,12 +226,12 @@ static void extend_line(sbuf *s, sbuf *line, const char *word, int width, int ha
     if (wrap) {
         size_t n = line->n;
         while (n > 0 && line->p[n - 1] == ' ') n--;
-        sb_add(s, line->p, n);
-        sb_adds(s, "\n");
+        ty_strbuf_add(s, line->p, n);
+        ty_strbuf_adds(s, "\n");
         line->n = 0;
         sb_spaces(line, hang);
     }
-    sb_adds(line, word);
+    ty_strbuf_adds(line, word);
 }
 
 /* NumPy's _formatArray: the text of the sub-array at compact offset `off` of
@@ -264,7 +242,7 @@ static void format_rec(const layout *lo, int axis, int64_t off, int hang, int wi
     if (axis == lo->ndim) {
         char buf[96];
         fmt_element(&lo->f, lo->fv, lo->iv, off, buf, sizeof buf);
-        sb_adds(out, buf);
+        ty_strbuf_adds(out, buf);
         return;
     }
     int64_t n = lo->shape[axis], cs = lo->cshape[axis];
@@ -280,7 +258,7 @@ static void format_rec(const layout *lo, int axis, int64_t off, int hang, int wi
         for (int64_t i = 0; i < lead + trail; i++) {
             if (summary && i == lead) {
                 extend_line(&s, &line, "...", elem_width, hang);
-                sb_adds(&line, ", ");
+                ty_strbuf_adds(&line, ", ");
             }
             int64_t ci = i < lead ? i : cs - (lead + trail - i);
             sbuf word = {0};
@@ -288,7 +266,7 @@ static void format_rec(const layout *lo, int axis, int64_t off, int hang, int wi
             extend_line(&s, &line, word.p ? word.p : "", elem_width, hang);
             if (word.failed) s.failed = true;
             free(word.p);
-            if (i + 1 < lead + trail) sb_adds(&line, ", ");
+            if (i + 1 < lead + trail) ty_strbuf_adds(&line, ", ");
         }
         sb_take(&s, &line);
     } else {
@@ -298,20 +276,20 @@ static void format_rec(const layout *lo, int axis, int64_t off, int hang, int wi
         for (int64_t i = 0; i < lead + trail; i++) {
             if (summary && i == lead) {
                 sb_spaces(&s, hang);
-                sb_adds(&s, "...");
-                sb_adds(&s, sep);
+                ty_strbuf_adds(&s, "...");
+                ty_strbuf_adds(&s, sep);
             }
             int64_t ci = i < lead ? i : cs - (lead + trail - i);
             sb_spaces(&s, hang);
             format_rec(lo, axis + 1, off * cs + ci, hang + 1, width - 1, &s);
-            if (i + 1 < lead + trail) sb_adds(&s, sep);
+            if (i + 1 < lead + trail) ty_strbuf_adds(&s, sep);
         }
     }
-    sb_adds(out, "[");
+    ty_strbuf_adds(out, "[");
     if (s.failed) out->failed = true;
-    else if (s.n > (size_t)hang) sb_add(out, s.p + hang, s.n - (size_t)hang);
+    else if (s.n > (size_t)hang) ty_strbuf_add(out, s.p + hang, s.n - (size_t)hang);
     free(s.p);
-    sb_adds(out, "]");
+    ty_strbuf_adds(out, "]");
 }
 
 /* The shown part of a: for each summarised axis, its first and last `edge`
@@ -363,9 +341,9 @@ static void push_repr(lua_State *L, ty_array *a)
         snprintf(extra, sizeof extra, "shape=%s, dtype=%s)",
                  lty_shape_tuple(lo.ndim, lo.shape, shape, sizeof shape), ty_dtype_name(d));
     sbuf out = {0};
-    sb_adds(&out, "array(");
+    ty_strbuf_adds(&out, "array(");
     if (csize == 0) {
-        sb_adds(&out, "[],");
+        ty_strbuf_adds(&out, "[],");
     } else {
         lty_box *h = lty_push_holder(L, ty_retain(a));
         shown_part(L, h, &lo);
@@ -375,14 +353,14 @@ static void push_repr(lua_State *L, ty_array *a)
         lo.iv = isfloat ? NULL : data;
         fmt_init(&lo.f, d, lo.fv, lo.iv, csize, lo.ndim);
         format_rec(&lo, 0, 0, 7, options.linewidth - 1, &out);
-        sb_adds(&out, ",");
+        ty_strbuf_adds(&out, ",");
         lua_pop(L, 2);
     }
     const char *last = out.p ? strrchr(out.p, '\n') : NULL;
     size_t last_len = last ? out.n - (size_t)(last - out.p + 1) : out.n;
-    if ((int)(last_len + strlen(extra) + 1) > options.linewidth) sb_adds(&out, "\n      ");
-    else sb_adds(&out, " ");
-    sb_adds(&out, extra);
+    if ((int)(last_len + strlen(extra) + 1) > options.linewidth) ty_strbuf_adds(&out, "\n      ");
+    else ty_strbuf_adds(&out, " ");
+    ty_strbuf_adds(&out, extra);
     if (out.failed) {
         free(out.p);
         luaL_error(L, "[print] out of memory");

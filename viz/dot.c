@@ -10,6 +10,7 @@
 #include "tycho.h"
 #include "viz.h"
 #include "viz_internal.h"
+#include "strbuf.h"
 
 static GVC_t *gvc;
 static char gv_msg[512];
@@ -105,33 +106,12 @@ int viz_dot_write(const char *dot, const char *path)
     return 0;
 }
 
-typedef struct lbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} lbuf;
-
-static void lput(lbuf *b, const char *a, const char *s1, const char *s2, const char *s3)
+/* Appends a, then s1, s2, s3 where not NULL. */
+static void lput(ty_strbuf *b, const char *a, const char *s1, const char *s2, const char *s3)
 {
     const char *parts[4] = {a, s1, s2, s3};
-    for (int i = 0; i < 4; i++) {
-        if (!parts[i]) continue;
-        size_t n = strlen(parts[i]);
-        if (b->oom) return;
-        if (b->n + n + 2 > b->cap) {
-            size_t cap = b->cap ? b->cap * 2 : 1024;
-            while (cap < b->n + n + 2) cap *= 2;
-            char *q = realloc(b->p, cap);
-            if (!q) {
-                b->oom = 1;
-                return;
-            }
-            b->p = q, b->cap = cap;
-        }
-        memcpy(b->p + b->n, parts[i], n);
-        b->n += n;
-        b->p[b->n] = 0;
-    }
+    for (int i = 0; i < 4; i++)
+        if (parts[i]) ty_strbuf_adds(b, parts[i]);
 }
 
 int viz_dot_parse(const char *dot, int *nnodes, int *nedges, char **listing)
@@ -142,7 +122,7 @@ int viz_dot_parse(const char *dot, int *nnodes, int *nedges, char **listing)
     *nnodes = agnnodes(g);
     *nedges = agnedges(g);
     if (listing) {
-        lbuf b = {0};
+        ty_strbuf b = {0};
         lput(&b, "", NULL, NULL, NULL);
         for (Agnode_t *n = agfstnode(g); n; n = agnxtnode(g, n)) {
             char *label = agget(n, "label");
@@ -156,7 +136,7 @@ int viz_dot_parse(const char *dot, int *nnodes, int *nedges, char **listing)
                 lput(&b, "\t", label ? label : "", "\n", NULL);
             }
         }
-        if (b.oom) {
+        if (b.failed) {
             free(b.p);
             agclose(g);
             return viz__error("[dot] out of memory");

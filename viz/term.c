@@ -7,51 +7,30 @@
 
 #include "viz.h"
 #include "viz_internal.h"
+#include "strbuf.h"
 
 /* ANSI colours in the order of the figure palette (blue, orange->yellow, ...). */
 static const int ansi[] = {34, 33, 32, 31, 35, 36, 95, 90, 93, 96};
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
+typedef ty_strbuf sbuf;
 
-static void put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q, b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
 
-static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
 
 static void put_cp(sbuf *b, unsigned cp)
 {
     char u[4];
     if (cp < 0x80) {
         u[0] = (char)cp;
-        put(b, u, 1);
+        ty_strbuf_add(b, u, 1);
     } else if (cp < 0x800) {
         u[0] = (char)(0xC0 | (cp >> 6));
         u[1] = (char)(0x80 | (cp & 0x3F));
-        put(b, u, 2);
+        ty_strbuf_add(b, u, 2);
     } else {
         u[0] = (char)(0xE0 | (cp >> 12));
         u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
         u[2] = (char)(0x80 | (cp & 0x3F));
-        put(b, u, 3);
+        ty_strbuf_add(b, u, 3);
     }
 }
 
@@ -72,7 +51,7 @@ static int put_trunc(sbuf *b, const char *s, int max)
     while (*p && n < max) {
         const char *q = p + 1;
         while (*q && (*q & 0xC0) == 0x80) q++;
-        put(b, p, (size_t)(q - p));
+        ty_strbuf_add(b, p, (size_t)(q - p));
         p = q;
         n++;
     }
@@ -81,7 +60,7 @@ static int put_trunc(sbuf *b, const char *s, int max)
 
 static void spaces(sbuf *b, int n)
 {
-    for (int i = 0; i < n; i++) put(b, " ", 1);
+    for (int i = 0; i < n; i++) ty_strbuf_add(b, " ", 1);
 }
 
 static const unsigned char dot_bit[4][2] = {{0x01, 0x08}, {0x02, 0x10}, {0x04, 0x20}, {0x40, 0x80}};
@@ -223,13 +202,13 @@ char *viz_term_plot(const viz_series *series, int nseries, int width, int height
         spaces(&b, pad);
         int n = put_trunc(&b, title, width - pad);
         spaces(&b, width - pad - n);
-        puts_(&b, "\n");
+        ty_strbuf_adds(&b, "\n");
     }
     for (int r = 0; r < rows; r++) {
         if (row_tick[r] >= 0) {
             viz__fmt_tick(yt[row_tick[r]], ystep, lab, sizeof lab);
             spaces(&b, gutter - (int)strlen(lab));
-            puts_(&b, lab);
+            ty_strbuf_adds(&b, lab);
             put_cp(&b, 0x2524); /* ┤ */
         } else {
             spaces(&b, gutter);
@@ -241,16 +220,16 @@ char *viz_term_plot(const viz_series *series, int nseries, int width, int height
             if (cv.bits[ci]) {
                 if (color && cv.color[ci] != cur) {
                     snprintf(lab, sizeof lab, "\033[%dm", ansi[(int)cv.color[ci]]);
-                    puts_(&b, lab);
+                    ty_strbuf_adds(&b, lab);
                     cur = cv.color[ci];
                 }
                 put_cp(&b, 0x2800u + cv.bits[ci]);
             } else {
-                put(&b, " ", 1);
+                ty_strbuf_add(&b, " ", 1);
             }
         }
-        if (color && cur >= 0) puts_(&b, "\033[0m");
-        puts_(&b, "\n");
+        if (color && cur >= 0) ty_strbuf_adds(&b, "\033[0m");
+        ty_strbuf_adds(&b, "\n");
     }
     /* x axis and its tick labels */
     double xt[32];
@@ -278,15 +257,15 @@ char *viz_term_plot(const viz_series *series, int nseries, int width, int height
         spaces(&b, gutter);
         put_cp(&b, 0x2514); /* └ */
         for (int c = 0; c < cols; c++) put_cp(&b, axis_row[c] ? 0x252C : 0x2500); /* ┬ ─ */
-        puts_(&b, "\n");
-        puts_(&b, label_row);
+        ty_strbuf_adds(&b, "\n");
+        ty_strbuf_adds(&b, label_row);
     } else {
-        b.oom = 1;
+        b.failed = true;
     }
     free(axis_row);
     free(label_row);
     if (has_legend) {
-        puts_(&b, "\n");
+        ty_strbuf_adds(&b, "\n");
         int used = 0;
         for (int k = 0; k < nseries && used < width; k++) {
             const viz_series *s = &series[k];
@@ -299,11 +278,11 @@ char *viz_term_plot(const viz_series *series, int nseries, int width, int height
             if (used + 2 > width) break;
             if (color) {
                 snprintf(lab, sizeof lab, "\033[%dm", ansi[ci]);
-                puts_(&b, lab);
+                ty_strbuf_adds(&b, lab);
             }
             put_cp(&b, 0x28FF); /* ⣿ */
-            if (color) puts_(&b, "\033[0m");
-            put(&b, " ", 1);
+            if (color) ty_strbuf_adds(&b, "\033[0m");
+            ty_strbuf_add(&b, " ", 1);
             used += 2;
             used += put_trunc(&b, s->label, width - used);
         }
@@ -314,7 +293,7 @@ char *viz_term_plot(const viz_series *series, int nseries, int width, int height
     free(row_tick);
     free(cv.bits);
     free(cv.color);
-    if (b.oom || !b.p) {
+    if (b.failed || !b.p) {
         free(b.p);
         viz__error("[plot.term] out of memory");
         return NULL;

@@ -114,6 +114,28 @@ function h.on_cpu(fn)
    end
 end
 
+-- ty.gradcheck(f, args) passes, VJP and JVP (opts are passed on, jvp forced);
+-- on failure the error names what, the worst element and both derivatives.
+function h.gradcheck(f, args, what, opts)
+   local ty = require "tycho"
+   opts = opts or {}
+   opts.jvp = true
+   local ok, r = ty.gradcheck(f, args, opts)
+   what = what or "gradcheck"
+   if not ok then
+      local w = r and r.worst
+      if w then
+         error(string.format("%s: gradcheck failed: max_abs_err %.3g max_rel_err %.3g at arg %s "
+                             .. "index {%s} (%s: analytic %.9g, numeric %.9g)", what,
+                             r.max_abs_err, r.max_rel_err or 0, tostring(w.arg),
+                             table.concat(w.index, ","), w.mode, w.analytic, w.numeric), 2)
+      end
+      error(string.format("%s: gradcheck failed: max_abs_err %s", what,
+                          tostring(r and r.max_abs_err)), 2)
+   end
+   return r
+end
+
 -- fn() raises an error whose message contains fragment (plain text).
 function h.assert_error(fn, fragment)
    local ok, err = pcall(fn)

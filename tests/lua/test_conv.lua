@@ -83,18 +83,7 @@ function T.fixtures_gradients_match_torch()
    end
 end
 
-local function check(f, args, what, opts)
-   opts = opts or {}
-   opts.jvp = true
-   local ok, r = ty.gradcheck(f, args, opts)
-   if not ok then
-      local w = r.worst
-      error(string.format("%s: gradcheck failed: max_abs_err %.3g at arg %s index {%s} " ..
-                          "(%s: analytic %.9g, numeric %.9g)", what, r.max_abs_err,
-                          tostring(w.arg), table.concat(w.index, ","), w.mode,
-                          w.analytic, w.numeric), 2)
-   end
-end
+local check = h.gradcheck
 
 local function rnd(shape, seed)
    return ty.random.normal(shape, {key = ty.random.key(seed), dtype = "float64",

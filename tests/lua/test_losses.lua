@@ -174,13 +174,7 @@ function T.perceptual()
    local _ = f1
 end
 
-local function gradcheck(f, args)
-   local ok, info = ty.gradcheck(f, args, {jvp = true})
-   if not ok then
-      error(string.format("gradcheck failed: max_abs_err %g max_rel_err %g", info.max_abs_err,
-         info.max_rel_err), 2)
-   end
-end
+local gradcheck = h.gradcheck
 
 -- a fixture array on the CPU (float64 checks)
 local function fxc(name) return fx(name):to("cpu") end

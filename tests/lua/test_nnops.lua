@@ -51,13 +51,7 @@ local function causal_keep(lq, lk)
    return ty.le(j, i)
 end
 
-local function gradcheck(f, args, what)
-   local ok, info = ty.gradcheck(f, args, {jvp = true})
-   if not ok then
-      error(string.format("%s: gradcheck failed: max_abs_err %g max_rel_err %g", what or "",
-         info.max_abs_err, info.max_rel_err), 2)
-   end
-end
+local gradcheck = h.gradcheck
 
 function T.normalize_vs_naive()
    local x = ty.randn{3, 4, 5, 6}
